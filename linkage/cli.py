@@ -1,0 +1,195 @@
+"""The ``linkage`` command: parse arguments, call the core, print.
+
+Exit 0 on success, 1 on a user error (one line on stderr, no traceback), 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import InputError, KeyFileError, LinkageError
+
+_DEBUG_ENV = "LINKAGE_DEBUG"
+
+
+class _Group(click.Group):
+    """Turns a LinkageError into one stderr line and exit 1; hides other tracebacks."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except LinkageError as e:
+            click.echo(f"linkage: error: {e}", err=True)
+            ctx.exit(1)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("linkage: interrupted; no output was written", err=True)
+            ctx.exit(130)
+        except Exception as e:  # a bug: its message may quote data, so show only its type
+            if os.environ.get(_DEBUG_ENV):
+                raise
+            click.echo(
+                f"linkage: internal error ({type(e).__name__}); please report it. "
+                f"Set {_DEBUG_ENV}=1 to see details (they may show data values).",
+                err=True,
+            )
+            ctx.exit(3)
+
+
+_quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+_force = click.option("--force", is_flag=True, help="Replace existing output files.")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="linkage")
+def cli() -> None:
+    """Privacy-preserving record linkage with keyed Bloom filters.
+
+    Providers run keygen (once, shared securely) and encode; the linkage unit runs link;
+    researchers run evaluate. Try `linkage demo`.
+    """
+
+
+@cli.command()
+@click.argument("keyfile", type=click.Path(dir_okay=False, path_type=Path))
+def keygen(keyfile: Path) -> None:
+    """Write a new 32-byte secret key to KEYFILE (mode 0600; never overwrites)."""
+    from .keys import write_key
+
+    write_key(keyfile)
+    click.echo(f"wrote a new 32-byte key to {keyfile} (mode 0600); share it only with the other providers")
+
+
+def _load_key(key_file: Path | None, key_env: str | None) -> bytes:
+    from .keys import key_from_env, read_key
+
+    if key_file and key_env:
+        raise KeyFileError("give either --key-file or --key-env, not both")
+    if key_env:
+        return key_from_env(key_env)
+    if key_file:
+        return read_key(key_file)
+    raise KeyFileError("no key given: pass --key-file KEYFILE (or --key-env VAR, or set LINKAGE_KEY_FILE)")
+
+
+def _refuse_existing(paths: list[Path], force: bool) -> None:
+    for p in paths:
+        if p.exists() and not force:
+            raise InputError(f"{p}: already exists; use --force to replace it")
+        if not p.parent.is_dir():
+            raise InputError(f"{p.parent}: output folder does not exist")
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), envvar="LINKAGE_KEY_FILE",
+              help="File holding the shared secret (from `linkage keygen`). Env: LINKAGE_KEY_FILE.")
+@click.option("--key-env", metavar="VAR", help="Name of an environment variable holding the key in hex.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Encoded file to write (*.enc.parquet); a manifest is written beside it.")
+@click.option("--schema", "schema_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML schema (default: first_name, last_name, date_of_birth, sex, postcode).")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Rejected rows with reasons (default: INPUT's name + .rejects.csv, beside INPUT).")
+@click.option("--opt-out", "opt_out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Record ids of people who opted out (a record_id column, or one id a line).")
+@click.option("--provider", help="Label of this provider, stored in the file (e.g. council_a).")
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of a CSV input.")
+@_force
+@_quiet
+def encode(input_path: Path, key_file: Path | None, key_env: str | None, out: Path, schema_path: Path | None,
+           rejects_path: Path | None, opt_out_path: Path | None, provider: str | None, encoding: str,
+           force: bool, quiet: bool) -> None:
+    """Standardise and encode INPUT (CSV or Parquet) into keyed Bloom filters."""
+    from .encode import encode_frame, issue_summary
+    from .extract import read_extract, read_opt_out, write_rejects
+    from .schema import Schema
+    from .store import atomic_path, write_encoded
+
+    rejects_path = rejects_path or input_path.with_name(input_path.stem + ".rejects.csv")
+    if rejects_path.resolve() == input_path.resolve() or out.resolve() == input_path.resolve():
+        raise InputError(f"{input_path}: an output path is the input file; choose another --out or --rejects")
+    _refuse_existing([out, out.with_name(out.name + ".manifest.json"), rejects_path], force)
+    key = _load_key(key_file, key_env)
+    schema = Schema.from_toml(schema_path) if schema_path else Schema.default()
+    opt_out = read_opt_out(opt_out_path) if opt_out_path else None
+    raw = read_extract(input_path, encoding=encoding)
+    enc = encode_frame(raw, schema, key=key, opt_out=opt_out, quiet=quiet)
+    with atomic_path(rejects_path) as tmp:
+        write_rejects(tmp, raw, enc.rejects)
+        write_encoded(enc, out, provider=provider, force=force)
+    label = f" ({provider})" if provider else ""
+    click.echo(f"{input_path}{label}: {enc.counts.line()}")
+    if opt_out is not None:
+        click.echo(f"opt-out list: {len(set(opt_out)):,} ids, {enc.counts.opted_out:,} rows left out before encoding")
+    problems = issue_summary(enc.field_issues, enc.schema)
+    if problems:
+        click.echo("field values left out of the encoding (the rows are kept), by reason:")
+        for line in problems:
+            click.echo(f"  {line}")
+    click.echo(f"wrote {out} and {out.name}.manifest.json ({schema.filter_length}-bit filters, key check {enc.key_check})")
+    click.echo(f"rejects: {rejects_path} ({enc.counts.rejected:,} rows; keep it with the provider, do not send it)")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def inspect(path: Path) -> None:
+    """Verify an encoded file against its manifest and print its metadata and counts."""
+    from .encode import issue_summary
+    from .store import read_encoded
+
+    enc = read_encoded(path)
+    s = enc.schema
+    click.echo(f"file:               {path} (manifest verified: SHA-256 and size match)")
+    click.echo(f"provider:           {enc.provider or '-'}")
+    click.echo(f"created:            {enc.created or '-'}")
+    click.echo(f"records:            {len(enc):,}")
+    click.echo(f"counts:             {enc.counts.line()}")
+    click.echo(f"filter length:      {s.filter_length} bits")
+    click.echo(f"schema fingerprint: {s.fingerprint()}")
+    click.echo(f"key check value:    {enc.key_check}")
+    pop = enc.popcounts()
+    if len(pop):
+        click.echo(f"bits set:           mean {pop.mean():.1f} ({pop.mean() / s.filter_length:.1%}), min {pop.min()}, max {pop.max()}")
+    click.echo("fields:")
+    for f in s.fields:
+        q = f", q={f.q}" if f.kind in ("name", "postcode", "text") else ""
+        click.echo(f"  {f.name:<16} {f.kind:<9} feature={f.token_feature} weight={f.weight}{q}")
+    for line in issue_summary(enc.field_issues, enc.schema):
+        click.echo(f"  problems: {line}")
+
+
+@cli.command()
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--records", default=2000, show_default=True, type=click.IntRange(min=10), help="Records of provider A.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@_force
+def synth(outdir: Path, records: int, seed: int, force: bool) -> None:
+    """Write synthetic UK families for two providers with ground truth (a.csv, b.csv, truth.csv)."""
+    from .synth import synth_families
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = {name: outdir / f"{name}.csv" for name in ("a", "b", "truth")}
+    _refuse_existing(list(paths.values()), force)
+    data = synth_families(records, seed=seed)
+    data.a.write_csv(paths["a"])
+    data.b.write_csv(paths["b"])
+    data.truth.write_csv(paths["truth"])
+    click.echo(
+        f"wrote {paths['a']} ({data.a.height:,} records), {paths['b']} ({data.b.height:,}), "
+        f"{paths['truth']} ({data.truth.height:,} true pairs); seed {seed}"
+    )
+
+
+def main() -> None:
+    cli(prog_name="linkage")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

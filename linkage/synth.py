@@ -1,0 +1,1069 @@
+"""Synthetic extracts from two data providers, built from UK households.
+
+The generator gives realistic test data for record linkage: two provider
+extracts, ``a`` and ``b``, that share some people, and the ground truth
+(which pairs of records are the same person).
+
+Generative model
+----------------
+1. **Households.**  A population of UK households is drawn.  Household size
+   follows roughly the census distribution (1 to 6 people).  Each household
+   has a head, sometimes a partner (the two usually share a surname, but
+   not always), and children.  All members share a postcode, built from a
+   list of real outward codes and a random inward code (a digit and two
+   letters from the permitted set).  Heads of households with children
+   are born 1965-2000; other heads 1930-2005; partners within a few years
+   of the head; children 20-42 years after the younger parent, never after
+   2024.  In some households with two or more children the first two are
+   twins: same date of birth, surname and postcode, but different first
+   names.  These are deliberately hard non-matches.
+2. **Provider A** holds ``records`` people drawn at random from a "shared"
+   population.
+3. **Provider B** holds
+   * a copy of about 65% of A's people (the true matches),
+   * about a third of its other records are *relatives*: people from the
+     same households as A's people who are not themselves in A (a parent,
+     a sibling, a twin, with twins favoured),
+   * the rest are unrelated people from a separate set of households.
+4. **Corruption.**  Every B record gets 0 to 3 independent errors
+   (probabilities 0.40, 0.33, 0.18, 0.09), drawn without replacement from
+   the kinds in ``_ERROR_WEIGHTS``: name typos (keyboard-neighbour
+   substitution, deletion, insertion, transposition), nicknames, surname
+   changes (a new surname, or a double-barrelled one), first and last
+   names swapped, day and month swapped in the date of birth, a wrong
+   digit in the date, a moved postcode, a postcode typo, a flipped sex,
+   and missing values.  Kinds that cannot apply to a record (a nickname for
+   a name without one, a day-month swap when the day is over 12) are not
+   drawn for it.
+5. **Presentation.**  Both providers then render their records with their
+   own habits: a dominant date format with some variety, several sex
+   codings (``M``/``F``, ``Male``/``Female``, ``1``/``2``; unknown as
+   ``U`` or empty), postcodes with or without the space and sometimes in
+   lower case, names in varied case, stray whitespace, the odd title in
+   the first-name field, and missing values as either null or the empty
+   string.  About 0.5% of A's dates of birth are impossible or
+   unparseable, so that validation has work to do.
+
+Record ids are random hexadecimal strings (prefixed ``A`` or ``B``) that say
+nothing about the match, and both extracts are shuffled.  All randomness
+comes from one ``numpy.random.Generator`` seeded with ``seed``, so the output
+is a pure function of ``(records, seed)``.
+
+Everything is vectorised with numpy and polars; one million records take a
+few seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import polars as pl
+
+__all__ = ["SynthData", "synth_families"]
+
+COLUMNS: tuple[str, ...] = (
+    "record_id",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "sex",
+    "postcode",
+)
+
+
+@dataclass(frozen=True)
+class SynthData:
+    """Two provider extracts and the true matching pairs between them."""
+
+    a: pl.DataFrame
+    """Provider A extract (all columns ``pl.Utf8``)."""
+    b: pl.DataFrame
+    """Provider B extract (all columns ``pl.Utf8``)."""
+    truth: pl.DataFrame
+    """Columns ``id_a``, ``id_b``: the record ids of the true matches."""
+
+
+# ---------------------------------------------------------------------------
+# Reference lists
+# ---------------------------------------------------------------------------
+
+# Roughly in order of frequency; sampled with Zipf-like weights.
+_MALE_NAMES: tuple[str, ...] = (
+    "Oliver", "George", "Harry", "Jack", "Jacob", "Noah", "Charlie", "Mohammed",
+    "Thomas", "Oscar", "William", "James", "Henry", "Leo", "Alfie", "Joshua",
+    "Freddie", "Archie", "Ethan", "Isaac", "Alexander", "Joseph", "Edward",
+    "Samuel", "Max", "Daniel", "Arthur", "Lucas", "Muhammad", "Logan", "Theo",
+    "Harrison", "Benjamin", "Mason", "Sebastian", "Finley", "Adam", "Dylan",
+    "Zachary", "Riley", "Teddy", "Theodore", "David", "Toby", "Jake", "Louie",
+    "Elijah", "Reuben", "Arlo", "Hugo", "Luca", "Matthew", "Harvey", "Reggie",
+    "Michael", "Albert", "Tommy", "Luke", "Stanley", "Jenson", "Frankie",
+    "Gabriel", "Elliot", "Ryan", "Rory", "Ronnie", "Nathan", "Owen", "Liam",
+    "Callum", "Kyle", "Connor", "Jamie", "Lewis", "Robert", "John", "Richard",
+    "Christopher", "Mark", "Paul", "Andrew", "Peter", "Stephen", "Steven",
+    "Anthony", "Kevin", "Gary", "Ian", "Simon", "Martin", "Neil", "Graham",
+    "Colin", "Keith", "Brian", "Alan", "Kenneth", "Derek", "Trevor", "Roger",
+    "Geoffrey", "Raymond", "Dennis", "Roy", "Frank", "Ernest", "Harold",
+    "Walter", "Frederick", "Leonard", "Norman", "Donald", "Gordon", "Malcolm",
+    "Stuart", "Craig", "Scott", "Darren", "Wayne", "Lee", "Dean", "Jason",
+    "Carl", "Shaun", "Barry", "Philip", "Nicholas", "Timothy", "Jonathan",
+    "Charles", "Gregory", "Patrick", "Francis", "Gerald", "Ronald", "Alfred",
+    "Rhys", "Gareth", "Dafydd", "Ieuan", "Hamish", "Angus", "Fraser",
+    "Alasdair", "Ruaridh", "Eoin", "Seán", "Ciarán", "Niall", "Declan", "Oisín",
+    "Łukasz", "Piotr", "Krzysztof", "Tomasz", "Jakub", "Mateusz", "Paweł",
+    "Marek", "Andrzej", "Michał", "Wojciech", "José", "Jorge", "Luis", "Carlos",
+    "Miguel", "João", "António", "Francesco", "Giuseppe", "Marco", "Matteo",
+    "Ahmed", "Ali", "Hassan", "Hussain", "Ibrahim", "Omar", "Yusuf", "Bilal",
+    "Imran", "Tariq", "Zain", "Ayaan", "Arjun", "Rohan", "Vikram", "Rajesh",
+    "Sanjay", "Amit", "Deepak", "Sunil", "Gurpreet", "Jaswinder", "Kwame",
+    "Kofi", "Chinedu", "Oluwaseun", "Tunde", "Emeka", "Andrei", "Ionuț", "Mihai",
+    "Florin", "Bogdan", "René", "Jürgen", "Stefan", "Björn", "Søren", "Wei",
+    "Hiroshi",
+)
+
+_FEMALE_NAMES: tuple[str, ...] = (
+    "Olivia", "Amelia", "Isla", "Ava", "Mia", "Ivy", "Lily", "Isabella", "Rosie",
+    "Sophia", "Grace", "Freya", "Willow", "Florence", "Emily", "Ella", "Poppy",
+    "Evie", "Elsie", "Charlotte", "Evelyn", "Sienna", "Sofia", "Daisy", "Phoebe",
+    "Sophie", "Alice", "Harper", "Matilda", "Ruby", "Emilia", "Maya", "Millie",
+    "Isabelle", "Esme", "Eva", "Chloe", "Jessica", "Hannah", "Lucy", "Scarlett",
+    "Imogen", "Layla", "Amber", "Zara", "Aisha", "Fatima", "Maryam", "Zainab",
+    "Amira", "Ayesha", "Sarah", "Laura", "Emma", "Rebecca", "Rachel", "Claire",
+    "Nicola", "Michelle", "Lisa", "Karen", "Tracey", "Julie", "Joanne", "Helen",
+    "Susan", "Deborah", "Amanda", "Angela", "Jacqueline", "Caroline", "Louise",
+    "Samantha", "Kelly", "Donna", "Elaine", "Gillian", "Alison", "Jane",
+    "Catherine", "Katherine", "Kathleen", "Margaret", "Elizabeth", "Mary",
+    "Patricia", "Jennifer", "Barbara", "Dorothy", "Joan", "Jean", "Sheila",
+    "Brenda", "Pauline", "Valerie", "Maureen", "Doreen", "Irene", "Edna",
+    "Ethel", "Gladys", "Mabel", "Hilda", "Winifred", "Beryl", "Marjorie",
+    "Joyce", "Shirley", "Christine", "Linda", "Janet", "Carol", "Wendy", "Anne",
+    "Ann", "Victoria", "Natalie", "Abigail", "Megan", "Bethany", "Georgia",
+    "Holly", "Jasmine", "Leah", "Eleanor", "Madeleine", "Josephine", "Alexandra",
+    "Niamh", "Siobhán", "Aoife", "Róisín", "Caoimhe", "Saoirse", "Sinéad",
+    "Eilidh", "Morag", "Kirsty", "Fiona", "Catriona", "Ffion", "Cerys", "Seren",
+    "Nia", "Carys", "Gwen", "Zoë", "Chloé", "Aleksandra", "Agnieszka",
+    "Katarzyna", "Małgorzata", "Magdalena", "Joanna", "Ewa", "Zofia", "Florența",
+    "Ioana", "Elena", "Andreea", "María", "Inês", "Lucía", "Giulia", "Francesca",
+    "Chiara", "Priya", "Anjali", "Deepa", "Sunita", "Pooja", "Neha", "Kiran",
+    "Simran", "Manpreet", "Harpreet", "Nasreen", "Shabana", "Rukhsana", "Yasmin",
+    "Noor", "Hafsa", "Amara", "Chioma", "Ngozi", "Adaeze", "Folake", "Abena",
+    "Mei", "Yuki", "Hélène", "Renée", "Anaïs",
+)
+
+_SURNAMES: tuple[str, ...] = (
+    "Smith", "Jones", "Williams", "Taylor", "Brown", "Davies", "Evans", "Wilson",
+    "Thomas", "Johnson", "Roberts", "Robinson", "Thompson", "Wright", "Walker",
+    "White", "Edwards", "Hughes", "Green", "Hall", "Lewis", "Harris", "Clarke",
+    "Patel", "Jackson", "Wood", "Turner", "Martin", "Cooper", "Hill", "Ward",
+    "Morris", "Moore", "Clark", "Lee", "King", "Baker", "Harrison", "Morgan",
+    "Allen", "James", "Scott", "Phillips", "Watson", "Davis", "Parker", "Price",
+    "Bennett", "Young", "Griffiths", "Mitchell", "Kelly", "Cook", "Carter",
+    "Richardson", "Bailey", "Collins", "Bell", "Shaw", "Murphy", "Miller", "Cox",
+    "Richards", "Khan", "Marshall", "Anderson", "Simpson", "Ellis", "Adams",
+    "Singh", "Begum", "Wilkinson", "Foster", "Chapman", "Powell", "Webb",
+    "Rogers", "Gray", "Mason", "Ali", "Hunt", "Hussain", "Campbell", "Matthews",
+    "Owen", "Palmer", "Holmes", "Mills", "Barnes", "Knight", "Lloyd", "Butler",
+    "Russell", "Barker", "Fisher", "Stevens", "Jenkins", "Murray", "Dixon",
+    "Harvey", "Graham", "Pearson", "Ahmed", "Fletcher", "Walsh", "Kaur",
+    "Gibson", "Howard", "Andrews", "Stewart", "Elliott", "Reynolds", "Saunders",
+    "Payne", "Fox", "Ford", "Pearce", "Day", "Brooks", "West", "Lawrence",
+    "Cole", "Atkinson", "Bradley", "Spencer", "Gill", "Dawson", "Ball", "Burton",
+    "O'Brien", "Watts", "Rose", "Booth", "Perry", "Ryan", "Grant", "Wells",
+    "Armstrong", "Francis", "Rees", "Hayes", "Hart", "Hudson", "Newman",
+    "Barrett", "Webster", "Hunter", "Gregory", "Carr", "Lowe", "Page", "Marsh",
+    "Riley", "Dunn", "Woods", "Parsons", "Berry", "Stone", "Reid", "Holland",
+    "Hawkins", "Harding", "Porter", "Robertson", "Newton", "Oliver", "Reed",
+    "Kennedy", "Williamson", "Bird", "Gardner", "Shah", "Dean", "Lane", "Cooke",
+    "Bates", "Henderson", "Parry", "Burgess", "Bishop", "Walton", "Burns",
+    "Nicholson", "Shepherd", "Ross", "Cross", "Long", "Freeman", "Warren",
+    "Nicholls", "Hamilton", "Byrne", "Sutton", "McDonald", "Yates", "Hodgson",
+    "Robson", "Curtis", "Hopkins", "O'Connor", "Harper", "Coleman", "Watkins",
+    "Moss", "McCarthy", "Chambers", "O'Neill", "Griffin", "Sharp", "Hardy",
+    "Wheeler", "Potter", "Osborne", "Johnston", "Gordon", "Doyle", "Wallace",
+    "George", "Jordan", "Hutchinson", "Rowe", "Burke", "May", "Pritchard",
+    "Gilbert", "Willis", "Higgins", "Read", "Miles", "Stephenson", "Fraser",
+    "MacDonald", "MacLeod", "McKenzie", "Mackay", "Ferguson", "Sinclair",
+    "Cameron", "Duncan", "Buchanan", "Llewellyn", "Pugh", "Prosser", "Vaughan",
+    "Bowen", "Humphreys", "Nowak", "Kowalski", "Kowalska", "Wiśniewski",
+    "Wójcik", "Kamiński", "Lewandowski", "Zieliński", "Szymański", "Woźniak",
+    "Dąbrowski", "Popescu", "Ionescu", "Popa", "Rodrigues", "Fernandes",
+    "Silva", "Santos", "Pereira", "Costa", "García", "Rodríguez", "Martínez",
+    "López", "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Müller",
+    "Schmidt", "Schneider", "Fischer", "Weber", "Becker", "Van der Berg",
+    "Van Dijk", "De Jong", "D'Souza", "D'Silva", "Fernando", "Perera",
+    "Chaudhry", "Iqbal", "Malik", "Mahmood", "Akhtar", "Rahman", "Uddin", "Miah",
+    "Islam", "Hossain", "Choudhury", "Sharma", "Gupta", "Kumar", "Mistry",
+    "Chauhan", "Parmar", "Sandhu", "Sidhu", "Dhillon", "Okafor", "Okonkwo",
+    "Adeyemi", "Mensah", "Owusu", "Boateng", "Nguyen", "Tran", "Chen", "Wang",
+    "Li", "Zhang", "Wong", "Chan", "Kim", "Yılmaz", "Demir", "Papadopoulos",
+    "Brontë", "Smith-Jones", "Bowes-Lyon", "Lloyd-Jones", "Fiennes", "Le Roux",
+    "St John", "Ó Súilleabháin", "MacGregor", "Fitzgerald", "McLaughlin",
+)
+
+# (formal name, sex "M"/"F", nicknames).  Used in both directions: a formal
+# name may become a nickname and a nickname may become its formal name.
+_NICKNAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("William", "M", ("Bill", "Will", "Billy")),
+    ("Robert", "M", ("Bob", "Rob", "Bobby")),
+    ("James", "M", ("Jim", "Jimmy", "Jamie")),
+    ("Alexander", "M", ("Alex", "Sandy")),
+    ("Thomas", "M", ("Tom", "Tommy")),
+    ("Michael", "M", ("Mike", "Mick", "Micky")),
+    ("David", "M", ("Dave", "Davy")),
+    ("Richard", "M", ("Rick", "Dick", "Richie")),
+    ("Christopher", "M", ("Chris", "Kit")),
+    ("Nicholas", "M", ("Nick", "Nicky")),
+    ("Daniel", "M", ("Dan", "Danny")),
+    ("Joseph", "M", ("Joe", "Joey")),
+    ("Samuel", "M", ("Sam", "Sammy")),
+    ("Benjamin", "M", ("Ben", "Benny")),
+    ("Edward", "M", ("Ed", "Eddie", "Ted")),
+    ("Stephen", "M", ("Steve",)),
+    ("Steven", "M", ("Steve",)),
+    ("Anthony", "M", ("Tony",)),
+    ("Andrew", "M", ("Andy", "Drew")),
+    ("Peter", "M", ("Pete",)),
+    ("Matthew", "M", ("Matt",)),
+    ("Jonathan", "M", ("Jon", "Jonny")),
+    ("John", "M", ("Jack", "Johnny")),
+    ("Timothy", "M", ("Tim",)),
+    ("Philip", "M", ("Phil",)),
+    ("Frederick", "M", ("Fred", "Freddie")),
+    ("Alfred", "M", ("Alf", "Alfie")),
+    ("Henry", "M", ("Harry", "Hal")),
+    ("Charles", "M", ("Charlie", "Chas")),
+    ("Gerald", "M", ("Gerry",)),
+    ("Kenneth", "M", ("Ken", "Kenny")),
+    ("Raymond", "M", ("Ray",)),
+    ("Leonard", "M", ("Len", "Lenny")),
+    ("Ronald", "M", ("Ron", "Ronnie")),
+    ("Donald", "M", ("Don",)),
+    ("Gregory", "M", ("Greg",)),
+    ("Joshua", "M", ("Josh",)),
+    ("Zachary", "M", ("Zac", "Zach")),
+    ("Nathan", "M", ("Nate",)),
+    ("Sebastian", "M", ("Seb",)),
+    ("Theodore", "M", ("Theo", "Teddy")),
+    ("Patrick", "M", ("Pat", "Paddy")),
+    ("Francis", "M", ("Frank",)),
+    ("Mohammed", "M", ("Mo",)),
+    ("Elizabeth", "F", ("Liz", "Beth", "Lizzie", "Betty")),
+    ("Margaret", "F", ("Maggie", "Peggy", "Meg")),
+    ("Katherine", "F", ("Kate", "Kathy", "Katie")),
+    ("Catherine", "F", ("Cathy", "Kate", "Cath")),
+    ("Jennifer", "F", ("Jenny", "Jen")),
+    ("Susan", "F", ("Sue", "Susie")),
+    ("Sarah", "F", ("Sally",)),
+    ("Deborah", "F", ("Debbie", "Debs")),
+    ("Amanda", "F", ("Mandy",)),
+    ("Jacqueline", "F", ("Jackie",)),
+    ("Victoria", "F", ("Vicky", "Tori")),
+    ("Nicola", "F", ("Nikki",)),
+    ("Rebecca", "F", ("Becky", "Becca")),
+    ("Abigail", "F", ("Abbie", "Abby")),
+    ("Eleanor", "F", ("Ellie", "Nell")),
+    ("Madeleine", "F", ("Maddie",)),
+    ("Patricia", "F", ("Pat", "Trish", "Patsy")),
+    ("Dorothy", "F", ("Dot", "Dotty")),
+    ("Joanne", "F", ("Jo",)),
+    ("Josephine", "F", ("Jo", "Josie")),
+    ("Christine", "F", ("Chris", "Chrissie")),
+    ("Charlotte", "F", ("Lottie", "Charlie")),
+    ("Louise", "F", ("Lou",)),
+    ("Gillian", "F", ("Gill", "Jill")),
+    ("Barbara", "F", ("Babs",)),
+    ("Valerie", "F", ("Val",)),
+    ("Samantha", "F", ("Sam", "Sammy")),
+    ("Alexandra", "F", ("Alex", "Lexi")),
+    ("Aleksandra", "F", ("Ola",)),
+    ("Małgorzata", "F", ("Gosia",)),
+    ("Katarzyna", "F", ("Kasia",)),
+    ("Isabella", "F", ("Bella", "Izzy")),
+    ("Florence", "F", ("Flo",)),
+    ("Matilda", "F", ("Tilly",)),
+)
+
+# Real outward codes from across the UK.
+_OUTWARD_CODES: tuple[str, ...] = (
+    # London
+    "EC1A", "EC1V", "EC2A", "EC3M", "EC4M", "WC1A", "WC1N", "WC2H", "WC2N",
+    "E1", "E2", "E3", "E5", "E8", "E10", "E14", "E15", "E17", "N1", "N4", "N7",
+    "N16", "N19", "N22", "NW1", "NW3", "NW5", "NW6", "NW10", "SE1", "SE5",
+    "SE10", "SE13", "SE15", "SE18", "SE22", "SE25", "SW1A", "SW1V", "SW2",
+    "SW4", "SW6", "SW9", "SW11", "SW15", "SW16", "SW19", "W1A", "W1D", "W1T",
+    "W2", "W4", "W5", "W10", "W12", "W14",
+    # Outer London and the South East
+    "CR0", "BR1", "DA1", "TN1", "RH1", "HA0", "UB1", "TW1", "IG1", "RM1", "EN1",
+    "SM1", "KT1", "GU1", "AL1", "WD17", "HP1", "LU1", "MK9", "SL1", "RG1",
+    "OX1", "OX4", "BN1", "BN2", "BN3", "PO1", "SO14", "SO15", "ME1", "CT1",
+    "SS1", "CM1", "CO1",
+    # East and Midlands
+    "CB1", "CB4", "NR1", "NR2", "IP1", "PE1", "NN1", "LN1", "NG1", "NG5", "NG7",
+    "LE1", "LE2", "LE4", "DE1", "DE22", "CV1", "B1", "B5", "B10", "B12", "B15",
+    "B23", "B29", "B44", "B90", "WV1", "WS1", "DY1", "WR1", "HR1", "TF1", "SY1",
+    "ST1",
+    # South West
+    "BS1", "BS3", "BS5", "BS7", "BS16", "BA1", "GL1", "SN1", "BH1", "EX1",
+    "EX4", "PL1", "PL4", "TR1",
+    # North
+    "M1", "M4", "M8", "M13", "M14", "M16", "M20", "M21", "M40", "OL1", "BL1",
+    "WN1", "WA1", "CH1", "CW1", "L1", "L4", "L8", "L15", "L18", "L36", "PR1",
+    "BB1", "LA1", "CA1", "LS1", "LS2", "LS6", "LS7", "LS8", "LS11", "LS17",
+    "LS28", "BD1", "BD3", "BD7", "HX1", "HD1", "WF1", "S1", "S2", "S6", "S10",
+    "S11", "DN1", "HU1", "HU5", "YO1", "YO10", "NE1", "NE4", "NE6", "NE15",
+    "SR1", "DH1", "TS1", "DL1",
+    # Wales
+    "CF10", "CF11", "CF14", "CF24", "SA1", "SA2", "NP20", "LL57",
+    # Scotland
+    "G1", "G3", "G12", "G20", "G31", "G42", "EH1", "EH3", "EH6", "EH11",
+    "AB10", "AB24", "DD1", "IV1", "PH1", "FK1", "KY1", "KA1", "PA1", "ML1",
+    "DG1", "TD1",
+    # Northern Ireland
+    "BT1", "BT5", "BT7", "BT9", "BT12",
+)
+
+# Letters permitted in the last two places of an inward code.
+_INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+
+_QWERTY_NEIGHBOURS: dict[str, str] = {
+    "q": "wa", "w": "qeas", "e": "wrsd", "r": "etdf", "t": "ryfg", "y": "tugh",
+    "u": "yihj", "i": "uojk", "o": "ipkl", "p": "ol", "a": "qwsz",
+    "s": "awedxz", "d": "serfcx", "f": "drtgvc", "g": "ftyhbv", "h": "gyujnb",
+    "j": "huikmn", "k": "jiolm", "l": "kop", "z": "asx", "x": "zsdc",
+    "c": "xdfv", "v": "cfgb", "b": "vghn", "n": "bhjm", "m": "njk",
+}
+
+# Titles by sex; the index ranges below pick from this tuple (0 = no title).
+_TITLES: tuple[str, ...] = (
+    "", "Mr", "Mr", "Mr", "Mr.", "Dr", "Mrs", "Ms", "Miss", "Mrs.", "Dr", "Mx", "Dr"
+)
+_TITLE_RANGES: dict[int, tuple[int, int]] = {0: (1, 6), 1: (6, 11), 2: (11, 13)}
+
+_BAD_DATES_FIXED: tuple[str, ...] = ("unknown", "00/00/0000", "N/K", "?")
+
+# Sex codes used internally.
+_M, _F, _U = 0, 1, 2
+
+# Renderings of sex, per coding scheme: (male, female, unknown).
+_SEX_CODINGS: tuple[tuple[str, str, str], ...] = (
+    ("M", "F", "U"),
+    ("Male", "Female", "U"),
+    ("1", "2", ""),
+)
+
+# Household size distribution (1..6 people), close to the UK census.
+_HOUSEHOLD_SIZE_P = np.array([0.29, 0.35, 0.15, 0.13, 0.05, 0.03])
+
+_P_SINGLE_PARENT = 0.2  # households of 2+ with only one adult
+_P_PARTNER_OWN_SURNAME = 0.15  # partner keeps a different surname
+_P_SAME_SEX_COUPLE = 0.05
+_P_TWINS = 0.08  # households with 2+ children whose first two are twins
+_P_SEX_UNKNOWN = 0.004
+
+_MATCH_FRACTION = 0.65  # share of A's people copied into B
+_OTHER_FRACTION = 0.35  # B's non-matches, as a share of len(A)
+_RELATIVE_SHARE = 1 / 3  # share of B's non-matches who are relatives
+_TWIN_PRIORITY = 6.0  # twins of A's people are this much likelier relatives
+
+# Number of errors per B record: 0, 1, 2, 3.
+_ERROR_COUNT_P = np.array([0.40, 0.33, 0.18, 0.09])
+
+# Relative weights of error kinds (applied without replacement).  With about
+# one error per record on average these are close to per-record rates.
+_ERROR_WEIGHTS: dict[str, float] = {
+    "first_typo": 0.13,
+    "last_typo": 0.11,
+    "nickname": 0.15,
+    "surname_change": 0.06,
+    "name_swap": 0.021,
+    "dob_day_month_swap": 0.05,
+    "dob_digit": 0.07,
+    "postcode_moved": 0.10,
+    "postcode_typo": 0.05,
+    "sex_flip": 0.01,
+    "first_missing": 0.03,
+    "last_missing": 0.02,
+    "dob_missing": 0.04,
+    "sex_missing": 0.04,
+    "postcode_missing": 0.05,
+}
+_ERROR_KINDS: tuple[str, ...] = tuple(_ERROR_WEIGHTS)
+
+# Typo operations: keyboard-neighbour substitution, deletion, insertion,
+# transposition of adjacent characters.
+_TYPO_OP_P = np.array([0.35, 0.25, 0.20, 0.20])
+
+_FIELDS: tuple[str, ...] = ("first", "last", "dob", "sex", "postcode")
+
+
+@dataclass(frozen=True)
+class _Style:
+    """How a provider writes its records down."""
+
+    date_format_p: tuple[float, float, float, float, float]
+    """Probabilities of ISO, DD/MM/YYYY, YYYYMMDD, DD-MM-YYYY, DD.MM.YYYY."""
+    sex_coding_p: tuple[float, float, float]
+    """Probabilities of the codings in ``_SEX_CODINGS``."""
+    postcode_no_space: float
+    postcode_lower: float
+    name_case_p: tuple[float, float, float]
+    """Probabilities of names as given, in upper case, in lower case."""
+    title: float
+    whitespace: float
+    """Per-field probability of stray surrounding whitespace."""
+    missing: tuple[float, float, float, float, float]
+    """Baseline per-field missing rates (first, last, dob, sex, postcode)."""
+    empty_share: float
+    """Share of missing values written as ``""`` rather than null."""
+    bad_dob: float
+    """Share of dates of birth replaced by impossible or unparseable text."""
+
+
+_STYLE_A = _Style(
+    date_format_p=(0.88, 0.06, 0.03, 0.02, 0.01),
+    sex_coding_p=(0.90, 0.07, 0.03),
+    postcode_no_space=0.05,
+    postcode_lower=0.03,
+    name_case_p=(0.90, 0.08, 0.02),
+    title=0.005,
+    whitespace=0.005,
+    missing=(0.003, 0.002, 0.004, 0.01, 0.01),
+    empty_share=0.3,
+    bad_dob=0.005,
+)
+
+_STYLE_B = _Style(
+    date_format_p=(0.10, 0.75, 0.04, 0.06, 0.05),
+    sex_coding_p=(0.30, 0.10, 0.60),
+    postcode_no_space=0.20,
+    postcode_lower=0.10,
+    name_case_p=(0.75, 0.15, 0.10),
+    title=0.02,
+    whitespace=0.02,
+    missing=(0.0, 0.0, 0.0, 0.0, 0.0),
+    empty_share=0.4,
+    bad_dob=0.0,
+)
+
+
+# ---------------------------------------------------------------------------
+# Vocabulary
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Vocab:
+    first: pl.Series  # every first name, nickname included
+    male: np.ndarray  # indices into ``first`` of male names
+    male_p: np.ndarray
+    female: np.ndarray
+    female_p: np.ndarray
+    alternatives: np.ndarray  # (2, len(first), k): nickname/formal swaps, -1 pad
+    n_alternatives: np.ndarray  # (2, len(first))
+    surnames: pl.Series
+    surname_p: np.ndarray
+    outward: pl.Series
+    letters: pl.Series
+    sex_text: pl.Series  # flattened _SEX_CODINGS
+
+
+def _zipf(n: int, offset: float) -> np.ndarray:
+    w = 1.0 / (np.arange(n) + offset)
+    return w / w.sum()
+
+
+@cache
+def _vocab() -> _Vocab:
+    male = list(dict.fromkeys(_MALE_NAMES))
+    female = list(dict.fromkeys(_FEMALE_NAMES))
+    names = list(dict.fromkeys(male + female))
+    for _, _, nicks in _NICKNAMES:
+        names.extend(n for n in nicks if n not in names)
+    index = {n: i for i, n in enumerate(names)}
+
+    alt: list[list[set[str]]] = [[set() for _ in names] for _ in range(2)]
+    for formal, sex, nicks in _NICKNAMES:
+        s = _M if sex == "M" else _F
+        alt[s][index[formal]].update(nicks)
+        for nick in nicks:
+            alt[s][index[nick]].add(formal)
+    width = max(len(a) for side in alt for a in side)
+    alternatives = np.full((2, len(names), width), -1, dtype=np.int32)
+    n_alt = np.zeros((2, len(names)), dtype=np.int32)
+    for s in range(2):
+        for i, options in enumerate(alt[s]):
+            ordered = sorted(index[o] for o in options)
+            alternatives[s, i, : len(ordered)] = ordered
+            n_alt[s, i] = len(ordered)
+
+    surnames = list(dict.fromkeys(_SURNAMES))
+    return _Vocab(
+        first=pl.Series("first", names, dtype=pl.Utf8),
+        male=np.array([index[n] for n in male], dtype=np.int32),
+        male_p=_zipf(len(male), 8.0),
+        female=np.array([index[n] for n in female], dtype=np.int32),
+        female_p=_zipf(len(female), 8.0),
+        alternatives=alternatives,
+        n_alternatives=n_alt,
+        surnames=pl.Series("last", surnames, dtype=pl.Utf8),
+        surname_p=_zipf(len(surnames), 20.0),
+        outward=pl.Series("outward", _OUTWARD_CODES, dtype=pl.Utf8),
+        letters=pl.Series("letters", list(_INWARD_LETTERS), dtype=pl.Utf8),
+        sex_text=pl.Series("sex", [t for c in _SEX_CODINGS for t in c], dtype=pl.Utf8),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Population of households
+# ---------------------------------------------------------------------------
+
+# A population is a dict of equal-length numpy arrays, one entry per person:
+# hh, first, last, sex, y, m, d, pc_out, pc_digit, pc_l1, pc_l2, twin.
+_People = dict[str, np.ndarray]
+
+
+def _take(people: _People, idx: np.ndarray) -> _People:
+    return {k: v[idx] for k, v in people.items()}
+
+
+def _concat(*parts: _People) -> _People:
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _is_leap(y: np.ndarray) -> np.ndarray:
+    return ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+
+
+def _days_in_month(y: np.ndarray, m: np.ndarray) -> np.ndarray:
+    base = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    mm = np.clip(m, 1, 12) - 1
+    return base[mm] + ((mm == 1) & _is_leap(y))
+
+
+def _valid_date(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    return (
+        (y >= 1900) & (y <= 2024) & (m >= 1) & (m <= 12)
+        & (d >= 1) & (d <= _days_in_month(y, m))
+    )
+
+
+def _random_dates(year: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A uniformly random (month, day) within each given year."""
+    start = (year - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+    length = np.where(_is_leap(year), 366, 365)
+    dates = start + (rng.random(len(year)) * length).astype(np.int64)
+    months = dates.astype("datetime64[M]")
+    m = (months - start.astype("datetime64[M]")).astype(np.int64) + 1
+    d = (dates - months.astype("datetime64[D]")).astype(np.int64) + 1
+    return m, d
+
+
+def _uniform_int(lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Integers uniform on [lo, hi], elementwise."""
+    return lo + (rng.random(len(lo)) * (hi - lo + 1)).astype(np.int64)
+
+
+def _first_names(sex: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    v = _vocab()
+    n = len(sex)
+    male = v.male[rng.choice(len(v.male), n, p=v.male_p)]
+    female = v.female[rng.choice(len(v.female), n, p=v.female_p)]
+    either = np.where(rng.random(n) < 0.5, male, female)
+    return np.where(sex == _M, male, np.where(sex == _F, female, either))
+
+
+def _random_postcodes(n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    return (
+        rng.integers(0, len(_OUTWARD_CODES), n),
+        rng.integers(0, 10, n),
+        rng.integers(0, len(_INWARD_LETTERS), n),
+        rng.integers(0, len(_INWARD_LETTERS), n),
+    )
+
+
+def _household_sizes(n_people: int, rng: np.random.Generator) -> np.ndarray:
+    mean = float(np.dot(np.arange(1, 7), _HOUSEHOLD_SIZE_P))
+    sizes = rng.choice(6, int(n_people / mean * 1.02) + 8, p=_HOUSEHOLD_SIZE_P) + 1
+    while sizes.sum() < n_people:
+        more = rng.choice(6, max(8, len(sizes) // 10), p=_HOUSEHOLD_SIZE_P) + 1
+        sizes = np.concatenate([sizes, more])
+    keep = int(np.searchsorted(np.cumsum(sizes), n_people)) + 1
+    return sizes[:keep]
+
+
+def _population(n_people: int, rng: np.random.Generator, hh_offset: int = 0) -> _People:
+    """At least ``n_people`` people in complete households."""
+    v = _vocab()
+    sizes = _household_sizes(n_people, rng)
+    n_hh = len(sizes)
+
+    # Household-level attributes.
+    n_adults = np.where(sizes == 1, 1, np.where(rng.random(n_hh) < _P_SINGLE_PARENT, 1, 2))
+    n_children = sizes - n_adults
+    twins = (n_children >= 2) & (rng.random(n_hh) < _P_TWINS)
+    hh_surname = rng.choice(len(v.surnames), n_hh, p=v.surname_p)
+    pc = _random_postcodes(n_hh, rng)
+    head_sex = np.where(rng.random(n_hh) < 0.5, _M, _F)
+    partner_sex = np.where(rng.random(n_hh) < _P_SAME_SEX_COUPLE, head_sex, 1 - head_sex)
+    head_year = np.where(
+        n_children > 0,
+        _uniform_int(np.full(n_hh, 1965), np.full(n_hh, 2000), rng),
+        _uniform_int(np.full(n_hh, 1930), np.full(n_hh, 2005), rng),
+    )
+    partner_year = np.clip(head_year + np.rint(rng.normal(0, 3, n_hh)).astype(np.int64), 1930, 2006)
+    parent_year = np.where(n_adults == 2, np.maximum(head_year, partner_year), head_year)
+    child_hi = np.minimum(42, 2024 - parent_year)
+    child_lo = np.minimum(20, child_hi)
+
+    # Expand to people.
+    n = int(sizes.sum())
+    hh = np.repeat(np.arange(n_hh), sizes)
+    pos = np.arange(n) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    is_head = pos == 0
+    is_partner = (pos == 1) & (n_adults[hh] == 2)
+    is_child = ~is_head & ~is_partner
+
+    sex = np.where(is_head, head_sex[hh], np.where(is_partner, partner_sex[hh], rng.integers(0, 2, n)))
+    sex = np.where(rng.random(n) < _P_SEX_UNKNOWN, _U, sex)
+
+    last = hh_surname[hh]
+    own = is_partner & (rng.random(n) < _P_PARTNER_OWN_SURNAME)
+    last = np.where(own, rng.choice(len(v.surnames), n, p=v.surname_p), last)
+
+    year = np.where(
+        is_head,
+        head_year[hh],
+        np.where(is_partner, partner_year[hh], parent_year[hh] + _uniform_int(child_lo[hh], child_hi[hh], rng)),
+    )
+    m, d = _random_dates(year, rng)
+    first = _first_names(sex, rng)
+
+    # Twins: the second child copies the first child's date of birth.
+    child_rank = pos - n_adults[hh]
+    second = np.flatnonzero(is_child & (child_rank == 1) & twins[hh])
+    year[second], m[second], d[second] = year[second - 1], m[second - 1], d[second - 1]
+    for _ in range(20):  # give twins different first names
+        same = second[first[second] == first[second - 1]]
+        if len(same) == 0:
+            break
+        first[same] = _first_names(sex[same], rng)
+    twin = np.zeros(n, dtype=bool)
+    twin[second] = True
+    twin[second - 1] = True
+
+    return {
+        "hh": hh + hh_offset,
+        "first": first.astype(np.int32),
+        "last": last.astype(np.int32),
+        "sex": sex.astype(np.int8),
+        "y": year.astype(np.int32),
+        "m": m.astype(np.int32),
+        "d": d.astype(np.int32),
+        "pc_out": pc[0][hh].astype(np.int32),
+        "pc_digit": pc[1][hh].astype(np.int32),
+        "pc_l1": pc[2][hh].astype(np.int32),
+        "pc_l2": pc[3][hh].astype(np.int32),
+        "twin": twin,
+    }
+
+
+def _weighted_sample(weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k indices drawn without replacement with the given weights."""
+    keys = np.log(rng.random(len(weights))) / weights  # Efraimidis-Spirakis
+    return np.argpartition(-keys, k - 1)[:k] if 0 < k < len(weights) else np.arange(len(weights))[:k]
+
+
+# ---------------------------------------------------------------------------
+# Corruption (provider B)
+# ---------------------------------------------------------------------------
+
+
+def _choose_errors(p: _People, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """For each record, which error kinds it suffers (0..3, distinct)."""
+    v = _vocab()
+    n = len(p["sex"])
+    n_errors = rng.choice(len(_ERROR_COUNT_P), n, p=_ERROR_COUNT_P)
+    rows = np.flatnonzero(n_errors > 0)
+    weights = np.array([_ERROR_WEIGHTS[k] for k in _ERROR_KINDS])
+
+    # Kinds that cannot apply to a record are excluded for it.
+    alt_sex = np.minimum(p["sex"][rows], _F)
+    applicable = np.ones((len(rows), len(_ERROR_KINDS)), dtype=bool)
+    col = {k: i for i, k in enumerate(_ERROR_KINDS)}
+    applicable[:, col["nickname"]] = v.n_alternatives[alt_sex, p["first"][rows]] > 0
+    applicable[:, col["surname_change"]] = p["y"][rows] <= 2006
+    dd, mm = p["d"][rows], p["m"][rows]
+    applicable[:, col["dob_day_month_swap"]] = (dd <= 12) & (dd != mm)
+    applicable[:, col["sex_flip"]] = p["sex"][rows] != _U
+
+    # Gumbel top-k: sampling kinds without replacement in proportion to weight.
+    keys = np.log(weights).astype(np.float32) + rng.gumbel(size=applicable.shape).astype(np.float32)
+    keys[~applicable] = -np.inf
+    order = np.argsort(-keys, axis=1)[:, :3]
+    chosen = np.zeros((n, len(_ERROR_KINDS)), dtype=bool)
+    for j in range(3):
+        take = n_errors[rows] > j
+        chosen[rows[take], order[take, j]] = True
+    return {k: chosen[:, i] for i, k in enumerate(_ERROR_KINDS)}
+
+
+def _corrupt_dates(p: _People, errors: dict[str, np.ndarray], rng: np.random.Generator) -> None:
+    y, m, d = p["y"], p["m"], p["d"]
+
+    rows = np.flatnonzero(errors["dob_day_month_swap"])
+    m[rows], d[rows] = d[rows], m[rows]
+
+    # One wrong digit in YYYYMMDD, keeping the date valid where possible.
+    rows = np.flatnonzero(errors["dob_digit"])
+    positions = np.array([2, 3, 4, 5, 6, 7])  # decade, year, month x2, day x2
+    position_p = np.array([0.10, 0.30, 0.05, 0.15, 0.15, 0.25])
+    for _ in range(8):
+        if len(rows) == 0:
+            break
+        digits = y[rows] * 10000 + m[rows] * 100 + d[rows]
+        place = 10 ** (7 - rng.choice(positions, len(rows), p=position_p))
+        old = (digits // place) % 10
+        new = (old + rng.integers(1, 10, len(rows))) % 10
+        digits = digits + (new - old) * place
+        ny, nm, nd = digits // 10000, (digits // 100) % 100, digits % 100
+        ok = _valid_date(ny, nm, nd)
+        y[rows[ok]], m[rows[ok]], d[rows[ok]] = ny[ok], nm[ok], nd[ok]
+        rows = rows[~ok]
+
+
+def _corrupt_postcodes(p: _People, errors: dict[str, np.ndarray], rng: np.random.Generator) -> None:
+    n_letters = len(_INWARD_LETTERS)
+
+    rows = np.flatnonzero(errors["postcode_moved"])
+    out, digit, l1, l2 = _random_postcodes(len(rows), rng)
+    nearby = rng.random(len(rows)) < 0.4  # moved within the same district
+    p["pc_out"][rows] = np.where(nearby, p["pc_out"][rows], out)
+    p["pc_digit"][rows], p["pc_l1"][rows], p["pc_l2"][rows] = digit, l1, l2
+
+    rows = np.flatnonzero(errors["postcode_typo"])
+    op = rng.choice(3, len(rows), p=[0.35, 0.40, 0.25])
+    shift = rng.integers(1, n_letters, len(rows))
+    r = rows[op == 0]  # wrong digit
+    p["pc_digit"][r] = (p["pc_digit"][r] + rng.integers(1, 10, len(r))) % 10
+    r, s = rows[op == 1], shift[op == 1]  # wrong letter
+    first = rng.random(len(r)) < 0.5
+    p["pc_l1"][r[first]] = (p["pc_l1"][r[first]] + s[first]) % n_letters
+    p["pc_l2"][r[~first]] = (p["pc_l2"][r[~first]] + s[~first]) % n_letters
+    r, s = rows[op == 2], shift[op == 2]  # letters transposed (or wrong if equal)
+    same = p["pc_l1"][r] == p["pc_l2"][r]
+    p["pc_l2"][r[same]] = (p["pc_l2"][r[same]] + s[same]) % n_letters
+    r = r[~same]
+    p["pc_l1"][r], p["pc_l2"][r] = p["pc_l2"][r], p["pc_l1"][r]
+
+
+def _corrupt(people: _People, rng: np.random.Generator) -> tuple[_People, dict[str, np.ndarray]]:
+    """Apply index-level errors; return the people and the error masks.
+
+    Errors that work on text (typos, double-barrelled surnames, swapped
+    names, missing values) are left to :func:`_render`, flagged in the masks.
+    """
+    v = _vocab()
+    p = {k: a.copy() for k, a in people.items()}
+    errors = _choose_errors(p, rng)
+
+    rows = np.flatnonzero(errors["nickname"])
+    alt_sex = np.minimum(p["sex"][rows], _F)
+    count = v.n_alternatives[alt_sex, p["first"][rows]]
+    pick = (rng.random(len(rows)) * count).astype(np.int64)
+    p["first"][rows] = v.alternatives[alt_sex, p["first"][rows], pick]
+
+    rows = np.flatnonzero(errors["surname_change"])
+    new = rng.choice(len(v.surnames), len(rows), p=v.surname_p)
+    new = np.where(new == p["last"][rows], (new + 1) % len(v.surnames), new)
+    barrelled = rng.random(len(rows)) < 0.3
+    errors["double_barrel"] = np.zeros(len(p["sex"]), dtype=bool)
+    errors["double_barrel"][rows[barrelled]] = True
+    p["other_last"] = p["last"].copy()
+    p["other_last"][rows[barrelled]] = new[barrelled]
+    p["last"][rows[~barrelled]] = new[~barrelled]
+
+    _corrupt_dates(p, errors, rng)
+    _corrupt_postcodes(p, errors, rng)
+
+    rows = np.flatnonzero(errors["sex_flip"])
+    p["sex"][rows] = 1 - p["sex"][rows]
+    return p, errors
+
+
+# ---------------------------------------------------------------------------
+# Rendering to text
+# ---------------------------------------------------------------------------
+
+
+@cache
+def _neighbour_table() -> dict[str, str]:
+    """Map "<letter><k>" (k in 0..7) to a keyboard neighbour of the letter."""
+    return {
+        f"{c}{k}": near[k % len(near)]
+        for c, near in _QWERTY_NEIGHBOURS.items()
+        for k in range(8)
+    }
+
+
+def _typos(s: pl.Series, rows: np.ndarray, rng: np.random.Generator) -> pl.Series:
+    """Put one typo into each of the given rows of a string column."""
+    if len(rows) == 0:
+        return s
+    n = len(rows)
+    alphabet = pl.Series(list("abcdefghijklmnopqrstuvwxyz"))
+    frame = pl.DataFrame(
+        {
+            "s": s.gather(rows),
+            "op": rng.choice(len(_TYPO_OP_P), n, p=_TYPO_OP_P),
+            "u": rng.random(n),
+            "k": rng.integers(0, 8, n),
+            "rand": alphabet.gather(rng.integers(0, 26, n)),
+        }
+    )
+    x = pl.col("s")
+    length = x.str.len_chars()
+    op = pl.col("op")
+    # substitute 0, delete 1: any position; insert 2: 0..len; transpose 3: 0..len-2
+    span = pl.when(op == 2).then(length + 1).when(op == 3).then(length - 1).otherwise(length)
+    pos = (pl.col("u") * span).floor().cast(pl.Int64).clip(0, None)
+    char = x.str.slice(pl.min_horizontal(pos, length - 1), 1)
+    near = pl.concat_str([char.str.to_lowercase(), pl.col("k").cast(pl.Utf8)]).replace_strict(
+        _neighbour_table(), default=pl.col("rand"), return_dtype=pl.Utf8
+    )
+    near = pl.when(char != char.str.to_lowercase()).then(near.str.to_uppercase()).otherwise(near)
+    head, tail = x.str.slice(0, pos), x.str.slice(pos + 1)
+    out = (
+        pl.when(length < 2).then(x)
+        .when(op == 0).then(pl.concat_str([head, near, tail]))
+        .when(op == 1).then(pl.concat_str([head, tail]))
+        .when(op == 2).then(pl.concat_str([head, near, x.str.slice(pos)]))
+        .otherwise(pl.concat_str([head, x.str.slice(pos + 1, 1), x.str.slice(pos, 1), x.str.slice(pos + 2)]))
+    )
+    new = frame.select(out.alias("s")).to_series()
+    return s.clone().scatter(rows, new)
+
+
+def _pick(p: tuple[float, ...], n: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.choice(len(p), n, p=np.asarray(p) / np.sum(p))
+
+
+def _record_ids(n: int, prefix: str, rng: np.random.Generator) -> pl.Series:
+    """Unique random ids: the prefix and 12 hexadecimal digits."""
+    ids = rng.integers(0, 2**48, n, dtype=np.int64)
+    while True:
+        _, first = np.unique(ids, return_index=True)
+        if len(first) == n:
+            break
+        dup = np.ones(n, dtype=bool)
+        dup[first] = False
+        ids[dup] = rng.integers(0, 2**48, int(dup.sum()), dtype=np.int64)
+    hex_digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    chars = hex_digits[(ids[:, None] >> np.arange(44, -1, -4)) & 0xF]
+    text = np.concatenate([np.full((n, 1), ord(prefix), dtype=np.uint8), chars], axis=1)
+    return pl.Series("record_id", np.ascontiguousarray(text).view("S13").ravel()).cast(pl.Utf8)
+
+
+def _render(
+    p: _People,
+    ids: pl.Series,
+    style: _Style,
+    rng: np.random.Generator,
+    errors: dict[str, np.ndarray] | None = None,
+) -> pl.DataFrame:
+    """Write people down as a provider would: text columns, all ``pl.Utf8``."""
+    v = _vocab()
+    n = len(ids)
+    errors = errors or {}
+    none = np.zeros(n, dtype=bool)
+
+    # Names.
+    first = v.first.gather(p["first"])
+    last = v.surnames.gather(p["last"])
+    barrel = errors.get("double_barrel", none)
+    if barrel.any():
+        rows = np.flatnonzero(barrel)
+        other = v.surnames.gather(p["other_last"][rows])
+        mine = last.gather(rows)
+        joined = pl.DataFrame({"a": mine, "b": other, "f": rng.random(len(rows)) < 0.7}).select(
+            pl.when(pl.col("f"))
+            .then(pl.concat_str(["a", "b"], separator="-"))
+            .otherwise(pl.concat_str(["b", "a"], separator="-"))
+        ).to_series()
+        last = last.clone().scatter(rows, joined)
+    first = _typos(first, np.flatnonzero(errors.get("first_typo", none)), rng)
+    last = _typos(last, np.flatnonzero(errors.get("last_typo", none)), rng)
+
+    sex = p["sex"].astype(np.int64)
+    title = np.zeros(n, dtype=np.int64)  # index into _TITLES; 0 is no title
+    has_title = rng.random(n) < style.title
+    for code, (lo, hi) in _TITLE_RANGES.items():
+        rows = np.flatnonzero(has_title & (sex == code))
+        title[rows] = rng.integers(lo, hi, len(rows))
+
+    fmt_date = _pick(style.date_format_p, n, rng)
+    fmt_sex = _pick(style.sex_coding_p, n, rng)
+    bad_dob = rng.random(n) < style.bad_dob
+    ws = rng.random((n, 3)) < style.whitespace
+    missing = rng.random((n, len(_FIELDS))) < np.asarray(style.missing)
+    for i, field in enumerate(_FIELDS):
+        missing[:, i] |= errors.get(f"{field}_missing", none)
+
+    frame = pl.DataFrame(
+        {
+            "record_id": ids,
+            "first": first,
+            "last": last,
+            "swap": errors.get("name_swap", none),
+            "title": pl.Series(_TITLES, dtype=pl.Utf8).gather(title),
+            "case": _pick(style.name_case_p, n, rng),
+            "y": p["y"],
+            "m": p["m"],
+            "d": p["d"],
+            "fmt_date": fmt_date,
+            "bad_dob": bad_dob,
+            "bad_kind": rng.integers(0, 6, n),
+            "sex": v.sex_text.gather(fmt_sex * 3 + sex),
+            "out": v.outward.gather(p["pc_out"]),
+            "digit": p["pc_digit"],
+            "l1": v.letters.gather(p["pc_l1"]),
+            "l2": v.letters.gather(p["pc_l2"]),
+            "pc_space": rng.random(n) >= style.postcode_no_space,
+            "pc_lower": rng.random(n) < style.postcode_lower,
+            "ws_first": ws[:, 0],
+            "ws_last": ws[:, 1],
+            "ws_pc": ws[:, 2],
+            "ws_kind": rng.integers(0, 3, n),
+            **{f"miss_{f}": missing[:, i] for i, f in enumerate(_FIELDS)},
+            "empty": rng.random(n) < style.empty_share,
+        }
+    )
+
+    # First and last names: swapped, titled, re-cased.
+    swap = pl.col("swap")
+    first_e = pl.when(swap).then(pl.col("last")).otherwise(pl.col("first"))
+    last_e = pl.when(swap).then(pl.col("first")).otherwise(pl.col("last"))
+    first_e = pl.when(pl.col("title") != "").then(
+        pl.concat_str([pl.col("title"), first_e], separator=" ")
+    ).otherwise(first_e)
+
+    def cased(e: pl.Expr) -> pl.Expr:
+        case = pl.col("case")
+        return pl.when(case == 1).then(e.str.to_uppercase()).when(case == 2).then(e.str.to_lowercase()).otherwise(e)
+
+    # Dates.
+    yy = pl.col("y").cast(pl.Utf8).str.zfill(4)
+    mm = pl.col("m").cast(pl.Utf8).str.zfill(2)
+    dd = pl.col("d").cast(pl.Utf8).str.zfill(2)
+    f = pl.col("fmt_date")
+    dob = (
+        pl.when(f == 0).then(pl.concat_str([yy, mm, dd], separator="-"))
+        .when(f == 1).then(pl.concat_str([dd, mm, yy], separator="/"))
+        .when(f == 2).then(pl.concat_str([yy, mm, dd]))
+        .when(f == 3).then(pl.concat_str([dd, mm, yy], separator="-"))
+        .otherwise(pl.concat_str([dd, mm, yy], separator="."))
+    )
+    kind = pl.col("bad_kind")
+    bad = (
+        pl.when(kind == 0).then(pl.concat_str([pl.lit("31/02/"), yy]))
+        .when(kind == 1).then(pl.concat_str([pl.lit("30/02/"), yy]))
+        .when(kind == 2).then(pl.concat_str([yy, pl.lit("-13-"), dd]))
+        .when(kind == 3).then(pl.concat_str([yy, pl.lit("-00-"), dd]))
+        .when(pl.col("d") % 4 == 0).then(pl.lit(_BAD_DATES_FIXED[0]))
+        .when(pl.col("d") % 4 == 1).then(pl.lit(_BAD_DATES_FIXED[1]))
+        .when(pl.col("d") % 4 == 2).then(pl.lit(_BAD_DATES_FIXED[2]))
+        .otherwise(pl.lit(_BAD_DATES_FIXED[3]))
+    )
+    dob = pl.when(pl.col("bad_dob")).then(bad).otherwise(dob)
+
+    # Postcodes.
+    pc = pl.concat_str(
+        [
+            pl.col("out"),
+            pl.when(pl.col("pc_space")).then(pl.lit(" ")).otherwise(pl.lit("")),
+            pl.col("digit").cast(pl.Utf8),
+            pl.col("l1"),
+            pl.col("l2"),
+        ]
+    )
+    pc = pl.when(pl.col("pc_lower")).then(pc.str.to_lowercase()).otherwise(pc)
+
+    def padded(e: pl.Expr, flag: str) -> pl.Expr:
+        k = pl.col("ws_kind")
+        return (
+            pl.when(~pl.col(flag)).then(e)
+            .when(k == 0).then(pl.concat_str([pl.lit(" "), e]))
+            .when(k == 1).then(pl.concat_str([e, pl.lit(" ")]))
+            .otherwise(pl.concat_str([pl.lit("  "), e, pl.lit(" ")]))
+        )
+
+    def missing_as(e: pl.Expr, field: str) -> pl.Expr:
+        return (
+            pl.when(~pl.col(f"miss_{field}")).then(e)
+            .when(pl.col("empty")).then(pl.lit(""))
+            .otherwise(pl.lit(None, dtype=pl.Utf8))
+        )
+
+    return frame.select(
+        pl.col("record_id"),
+        missing_as(padded(cased(first_e), "ws_first"), "first").alias("first_name"),
+        missing_as(padded(cased(last_e), "ws_last"), "last").alias("last_name"),
+        missing_as(dob, "dob").alias("date_of_birth"),
+        missing_as(pl.col("sex"), "sex").alias("sex"),
+        missing_as(padded(pc, "ws_pc"), "postcode").alias("postcode"),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Public entry point
+# ---------------------------------------------------------------------------
+
+
+def synth_families(records: int = 2000, *, seed: int = 0) -> SynthData:
+    """Generate provider extracts ``a`` and ``b`` and the true matches.
+
+    ``a`` has exactly ``records`` rows and ``b`` roughly as many; about 65%
+    of A's people are in B.  See the module docstring for the model.  The
+    result depends only on ``records`` and ``seed``.
+    """
+    if records < 1:
+        raise ValueError(f"records must be at least 1, got {records}")
+    rng = np.random.default_rng(seed)
+    n_match = int(rng.binomial(records, _MATCH_FRACTION))
+    n_other = int(rng.binomial(records, _OTHER_FRACTION))
+    n_relatives = int(round(n_other * _RELATIVE_SHARE))
+
+    # Provider A: people drawn from a shared population of households.
+    shared = _population(int(records * 1.4) + 10, rng)
+    n_shared = len(shared["hh"])
+    a_rows = rng.choice(n_shared, records, replace=False)
+    in_a = np.zeros(n_shared, dtype=bool)
+    in_a[a_rows] = True
+
+    # Relatives: people not in A who live with someone who is.
+    hh_in_a = np.zeros(int(shared["hh"].max()) + 1, dtype=bool)
+    hh_in_a[shared["hh"][in_a]] = True
+    candidates = np.flatnonzero(~in_a & hh_in_a[shared["hh"]])
+    weight = np.where(shared["twin"][candidates], _TWIN_PRIORITY, 1.0)
+    relatives = candidates[_weighted_sample(weight, min(n_relatives, len(candidates)), rng)]
+
+    # Unrelated people from households of their own.
+    n_unrelated = n_other - len(relatives)
+    others = _population(n_unrelated + 1, rng, hh_offset=int(shared["hh"].max()) + 1)
+    unrelated = rng.choice(len(others["hh"]), n_unrelated, replace=False)
+
+    people_a = _take(shared, a_rows)
+    matched = rng.choice(records, n_match, replace=False)
+    people_b = _concat(_take(people_a, matched), _take(shared, relatives), _take(others, unrelated))
+
+    ids_a = _record_ids(records, "A", rng)
+    ids_b = _record_ids(len(people_b["hh"]), "B", rng)
+    truth = pl.DataFrame({"id_a": ids_a.gather(matched), "id_b": ids_b.head(n_match)}).sort("id_a")
+
+    people_b, errors = _corrupt(people_b, rng)
+    a = _render(people_a, ids_a, _STYLE_A, rng)
+    b = _render(people_b, ids_b, _STYLE_B, rng, errors)
+
+    a = a[rng.permutation(a.height)]
+    b = b[rng.permutation(b.height)]
+    return SynthData(a=a, b=b, truth=truth)

@@ -1,0 +1,45 @@
+import os
+
+import polars as pl
+import pytest
+
+from linkage.keys import generate_key
+
+PEOPLE = pl.DataFrame(
+    {
+        "record_id": ["p1", "p2", "p3", "p4", "p5", "p6"],
+        "first_name": ["Florența", "Łukasz", "Siobhán", "John", "Mary-Ann", "Zoë"],
+        "last_name": ["Popescu", "Kowalski", "O'Brien", "Smith", "Smith-Jones", "Brontë"],
+        "date_of_birth": ["1984-07-12", "02/11/1990", "19790305", "31-12-2001", "01.01.1950", "2010-06-30"],
+        "sex": ["F", "Male", "2", "1", "F", "U"],
+        "postcode": ["SW1A 1AA", "m1 1ae", "LS62QW", "EC1A 1BB", "B33 8TH", "CR2 6XH"],
+    }
+)
+
+
+@pytest.fixture
+def people() -> pl.DataFrame:
+    return PEOPLE.clone()
+
+
+@pytest.fixture
+def key() -> bytes:
+    return generate_key()
+
+
+@pytest.fixture
+def key_file(tmp_path):
+    from linkage.keys import write_key
+
+    return write_key(tmp_path / "shared.key")
+
+
+def raw_values(df: pl.DataFrame, columns=("first_name", "last_name", "postcode", "date_of_birth")) -> set[str]:
+    """Identifier values (and simple variants) that must never appear in any output."""
+    out = set()
+    for c in columns:
+        for v in df[c].drop_nulls().to_list():
+            v = str(v).strip()
+            if len(v) >= 3:
+                out |= {v, v.lower(), v.upper(), v.replace(" ", "")}
+    return out

@@ -1,0 +1,198 @@
+"""The provider's command line: keygen, encode, inspect, and every bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from conftest import raw_values
+
+from linkage.cli import cli
+
+
+def run(*args, env=None):
+    result = CliRunner().invoke(cli, [str(a) for a in args], env=env)
+    return result
+
+
+def write_csv(df, path, **kw):
+    df.write_csv(path, **kw)
+    return path
+
+
+@pytest.fixture
+def extract(tmp_path, people):
+    return write_csv(people, tmp_path / "council.csv")
+
+
+def assert_user_error(result, *fragments):
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("linkage: error: "), result.stderr
+    assert "Traceback" not in result.output
+    for f in fragments:
+        assert f in lines[0]
+
+
+def test_keygen_writes_0600_and_refuses_overwrite(tmp_path):
+    k = tmp_path / "a.key"
+    r = run("keygen", k)
+    assert r.exit_code == 0 and k.stat().st_size == 32 and (k.stat().st_mode & 0o777) == 0o600
+    before = k.read_bytes()
+    assert_user_error(run("keygen", k), "already exists")
+    assert k.read_bytes() == before
+    assert before.hex() not in r.output
+
+
+def test_encode_inspect_and_no_leak(tmp_path, extract, key_file, people):
+    out = tmp_path / "a.enc.parquet"
+    r = run("encode", extract, "--key-file", key_file, "--out", out, "--provider", "council_a", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "rows in 6 = encoded 6 + rejected 0 + opted out 0" in r.stdout
+    assert out.exists() and (tmp_path / "a.enc.parquet.manifest.json").exists()
+    assert (tmp_path / "council.rejects.csv").read_text().startswith("row,reason,record_id")
+
+    # Leak test: every string column and the metadata of the output, the manifest and the output text.
+    table = pq.read_table(out)
+    strings = [str(v) for c in table.column_names if table.schema.field(c).type == "string"
+               for v in table.column(c).to_pylist()]
+    meta = table.schema.metadata[b"linkage"].decode()
+    manifest = (tmp_path / "a.enc.parquet.manifest.json").read_text()
+    haystack = "\n".join(strings) + meta + manifest + r.output
+    key = key_file.read_bytes()
+    leaks = [v for v in raw_values(people) if v in haystack]
+    assert not leaks
+    assert key.hex() not in haystack and key.hex() not in out.read_bytes().hex()
+    assert json.loads(meta)["provider"] == "council_a"
+
+    r = run("inspect", out)
+    assert r.exit_code == 0
+    assert "manifest verified" in r.stdout and "council_a" in r.stdout and "records:            6" in r.stdout
+    assert not [v for v in raw_values(people) if v in r.output]
+
+
+def test_encode_reports_rejects_and_opt_outs(tmp_path, people, key_file):
+    df = pl.concat([people, pl.DataFrame({
+        "record_id": ["p1", "p7", "p8"], "first_name": ["=HYPERLINK(x)", None, "Ann"], "last_name": ["-1", None, "Lee"],
+        "date_of_birth": [None, None, "01/01/1990"], "sex": [None, None, "F"], "postcode": [None, "@SUM", "B33 8TH"]})])
+    src = write_csv(df, tmp_path / "in.csv")
+    opt = tmp_path / "optout.txt"
+    opt.write_text("record_id\np8\np3\n")
+    rej = tmp_path / "rejects.csv"
+    out = tmp_path / "o.enc.parquet"
+    r = run("encode", src, "--key-file", key_file, "--out", out, "--rejects", rej, "--opt-out", opt, "-q")
+    assert r.exit_code == 0, r.output
+    assert "rows in 9 = encoded 4 + rejected 3 + opted out 2" in r.stdout
+    rows = pl.read_csv(rej, infer_schema=False)
+    assert rows["reason"].to_list() == ["duplicate_record_id", "duplicate_record_id", "too_few_fields"]
+    assert rows["row"].to_list() == ["1", "7", "8"]
+    # Formula-like cells are escaped for spreadsheets; the opted-out row is nowhere.
+    assert "'=HYPERLINK(x)" in rows["first_name"].to_list() and "'-1" in rows["last_name"].to_list()
+    assert "'@SUM" in rows["postcode"].to_list()
+    assert "Ann" not in rej.read_text() and "Siobh" not in rej.read_text()
+
+
+def test_bom_other_encodings_and_parquet(tmp_path, people, key_file):
+    text = people.write_csv()
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (tmp_path / "latin.csv").write_bytes(text.replace("Łukasz", "Lukasz").replace("ț", "t").encode("cp1252"))
+    people.write_parquet(tmp_path / "x.parquet")
+    for name, extra in (("bom.csv", []), ("latin.csv", ["--encoding", "cp1252"]), ("x.parquet", [])):
+        r = run("encode", tmp_path / name, "--key-file", key_file, "--out", tmp_path / f"{name}.enc.parquet", "-q", *extra)
+        assert r.exit_code == 0, (name, r.output)
+        assert "encoded 6" in r.stdout
+
+
+def test_key_from_environment_variable(tmp_path, extract, key_file):
+    env = {"MY_KEY": key_file.read_bytes().hex()}
+    r = run("encode", extract, "--key-env", "MY_KEY", "--out", tmp_path / "e.enc.parquet", "-q", env=env)
+    assert r.exit_code == 0, r.output
+    r2 = run("encode", extract, "--key-file", key_file, "--out", tmp_path / "f.enc.parquet", "-q", "--force")
+    assert r2.exit_code == 0
+    assert pq.read_table(tmp_path / "e.enc.parquet").column("clk") == pq.read_table(tmp_path / "f.enc.parquet").column("clk")
+
+
+def no_outputs(tmp_path, *names):
+    return not any((tmp_path / n).exists() for n in names) and not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    "case, fragments",
+    [
+        ("missing_file", ["nothere.csv", "not found"]),
+        ("empty_file", ["empty"]),
+        ("header_only", ["no data rows"]),
+        ("missing_column", ["missing column", "postcode"]),
+        ("undecodable", ["line 3", "not valid utf-8"]),
+        ("ragged", ["line 3 has 7 fields"]),
+        ("key_missing", ["key file not found"]),
+        ("key_short", ["shorter than 16 bytes"]),
+        ("key_readable", ["readable by other users"]),
+        ("no_key", ["no key given"]),
+        ("bad_schema", ["kind must be one of"]),
+    ],
+)
+def test_bad_input_is_one_line_exit_1_no_output(tmp_path, people, key_file, case, fragments):
+    src = tmp_path / "in.csv"
+    key = key_file
+    args = []
+    if case == "missing_file":
+        src = tmp_path / "nothere.csv"
+    elif case == "empty_file":
+        src.write_bytes(b"")
+    elif case == "header_only":
+        src.write_text("record_id,first_name,last_name,date_of_birth,sex,postcode\n")
+    elif case == "missing_column":
+        write_csv(people.drop("postcode"), src)
+    elif case == "undecodable":
+        src.write_bytes(people.write_csv().encode().replace("Łukasz".encode(), b"\xff\xfeLukasz"))
+    elif case == "ragged":
+        lines = people.write_csv().splitlines()
+        lines[2] += ",extra"
+        src.write_text("\n".join(lines) + "\n")
+    else:
+        write_csv(people, src)
+    if case == "key_missing":
+        key = tmp_path / "nokey"
+    elif case == "key_short":
+        key = tmp_path / "short.key"
+        key.write_bytes(b"0123456789")
+        key.chmod(0o600)
+    elif case == "key_readable":
+        key_file.chmod(0o644)
+    elif case == "bad_schema":
+        (tmp_path / "s.toml").write_text('[[fields]]\nname = "x"\nkind = "shoe"\n')
+        args = ["--schema", tmp_path / "s.toml"]
+    key_args = [] if case == "no_key" else ["--key-file", key]
+    r = run("encode", src, *key_args, "--out", tmp_path / "o.enc.parquet", *args, env={"LINKAGE_KEY_FILE": None})
+    assert_user_error(r, *fragments)
+    assert no_outputs(tmp_path, "o.enc.parquet", "o.enc.parquet.manifest.json", "in.rejects.csv")
+    secrets = raw_values(people) | {key_file.read_bytes().hex()}
+    assert not [v for v in secrets if v in r.output]
+
+
+def test_existing_output_needs_force(tmp_path, extract, key_file):
+    out = tmp_path / "o.enc.parquet"
+    assert run("encode", extract, "--key-file", key_file, "--out", out, "-q").exit_code == 0
+    before = out.read_bytes()
+    assert_user_error(run("encode", extract, "--key-file", key_file, "--out", out, "-q"), "already exists", "--force")
+    assert out.read_bytes() == before
+    assert run("encode", extract, "--key-file", key_file, "--out", out, "-q", "--force").exit_code == 0
+
+
+def test_progress_shows_unless_quiet(tmp_path, extract, key_file):
+    r = run("encode", extract, "--key-file", key_file, "--out", tmp_path / "o.enc.parquet")
+    assert "encoding" in r.stderr
+    r = run("encode", extract, "--key-file", key_file, "--out", tmp_path / "o.enc.parquet", "--force", "--quiet")
+    assert r.stderr == ""
+
+
+def test_usage_errors_exit_2_and_module_entry_point(tmp_path):
+    r = run("encode")
+    assert r.exit_code == 2
+    p = subprocess.run([sys.executable, "-m", "linkage", "--help"], capture_output=True, text=True)
+    assert p.returncode == 0 and "encode" in p.stdout

@@ -1,0 +1,127 @@
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+import linkage as lk
+from linkage.encode import hash_tokens
+
+
+def dice(x, y):
+    a, b = np.unpackbits(x), np.unpackbits(y)
+    return 2 * (a & b).sum() / (a.sum() + b.sum())
+
+
+def test_same_key_same_filters_other_key_unrelated(people, key):
+    e1 = lk.encode_frame(people, key=key)
+    e2 = lk.encode_frame(people.reverse(), key=key)
+    other = lk.encode_frame(people, key=lk.generate_key())
+    order = {r: i for i, r in enumerate(e2.record_ids.to_list())}
+    for i, rid in enumerate(e1.record_ids.to_list()):
+        assert np.array_equal(e1.clks[i], e2.clks[order[rid]])
+        # Another key gives filters no more similar than chance (~ fill rate).
+        assert dice(e1.clks[i], other.clks[i]) < 0.45
+    assert e1.key_check == e2.key_check != other.key_check
+
+
+def test_filter_shape_and_bit_order(people, key):
+    enc = lk.encode_frame(people, key=key)
+    assert enc.clks.shape == (6, 128) and enc.clks.dtype == np.uint8
+    # Bit i is bit 7 - i % 8 of byte i // 8: unpackbits (big-endian) recovers positions.
+    tokens = ["sex\x1fv\x1fm"]
+    pos = hash_tokens(tokens, key, k=8, filter_length=1024)[0]
+    sex_only = lk.Schema(fields=(lk.Field("sex", "sex", weight=8),), min_fields=1)
+    one = lk.encode_frame(people.filter(pl.col("record_id") == "p2"), sex_only, key=key)
+    assert set(np.flatnonzero(np.unpackbits(one.clks[0]))) == set(pos.tolist())
+
+
+def test_hash_tokens_distinct_tokens_distinct_positions(key):
+    pos = hash_tokens(["a", "b", "a"], key, k=40, filter_length=1000)
+    assert pos.shape == (3, 40) and pos.max() < 1000 and pos.min() >= 0
+    assert np.array_equal(pos[0], pos[2]) and not np.array_equal(pos[0], pos[1])
+
+
+def test_equivalent_spellings_give_identical_filters(key):
+    df = pl.DataFrame({
+        "record_id": ["a", "b"],
+        "first_name": ["Siobhán", "SIOBHAN"],
+        "last_name": ["O'Brien", "o brien"],
+        "date_of_birth": ["1979-03-05", "05/03/1979"],
+        "sex": ["F", "2"],
+        "postcode": ["LS6 2QW", "ls62qw"],
+    })
+    enc = lk.encode_frame(df, key=key)
+    assert np.array_equal(enc.clks[0], enc.clks[1])
+
+
+def test_swapped_names_agree_and_swapped_day_month_agree_partly(key):
+    base = {"sex": ["F", "F", "F"], "postcode": ["B33 8TH"] * 3}
+    df = pl.DataFrame({
+        "record_id": ["a", "swapped_names", "swapped_dm"],
+        "first_name": ["Mary", "Evans", "Mary"],
+        "last_name": ["Evans", "Mary", "Evans"],
+        "date_of_birth": ["1950-03-07", "1950-03-07", "1950-07-03"],
+        **base,
+    })
+    enc = lk.encode_frame(df, key=key)
+    assert np.array_equal(enc.clks[0], enc.clks[1])
+    no_md = lk.Schema(fields=tuple(
+        lk.Field(f.name, f.kind, feature=f.feature, weight=f.weight, linkable=f.linkable, swap_day_month=False)
+        for f in lk.Schema.default().fields))
+    without = lk.encode_frame(df, no_md, key=key)
+    assert dice(enc.clks[0], enc.clks[2]) > dice(without.clks[0], without.clks[2])
+
+
+def test_accounting_opt_out_rejects_and_issues(people, key):
+    df = pl.concat([people, pl.DataFrame({
+        "record_id": ["p1", "", "p9", "p10"],
+        "first_name": ["Dup", "NoId", None, "Ann"],
+        "last_name": ["Dup", "NoId", None, "Lee"],
+        "date_of_birth": [None, None, "31/02/1985", None],
+        "sex": [None, None, "F", None],
+        "postcode": [None, None, None, "!!"],
+    })])
+    enc = lk.encode_frame(df, key=key, opt_out=["p2", "p10", "not-there"])
+    c = enc.counts
+    assert (c.rows_in, c.encoded, c.rejected, c.opted_out) == (10, 4, 4, 2)
+    assert dict(zip(enc.rejects["row"].to_list(), enc.rejects["reason"].to_list())) == {
+        1: "duplicate_record_id", 7: "duplicate_record_id", 8: "missing_record_id", 9: "too_few_fields"}
+    assert sorted(enc.record_ids.to_list()) == ["p3", "p4", "p5", "p6"]
+    assert enc.field_issues["date_of_birth"] == {"missing": 2, "impossible": 1}
+    assert enc.field_issues["postcode"] == {"missing": 3}  # p10's '!!' was opted out, not counted
+    assert enc.field_issues["sex"] == {"missing": 2, "not_known": 1}
+
+
+def test_missing_column_is_an_input_error(people, key):
+    with pytest.raises(lk.InputError, match="missing column.*postcode"):
+        lk.encode_frame(people.drop("postcode"), key=key)
+
+
+def test_short_key_is_refused(people):
+    with pytest.raises(lk.KeyFileError, match="shorter than 16"):
+        lk.encode_frame(people, key=b"short")
+
+
+def test_pandas_input_and_numeric_columns(people, key):
+    pdf = people.to_pandas()
+    pdf["sex"] = [2.0, 1.0, 2.0, 1.0, 2.0, np.nan]
+    enc_pd = lk.encode_frame(pdf, key=key)
+    enc_pl = lk.encode_frame(people, key=key)
+    assert enc_pd.record_ids.to_list() == enc_pl.record_ids.to_list()
+    assert np.array_equal(enc_pd.clks[:5], enc_pl.clks[:5])
+    assert isinstance(pdf, pd.DataFrame)
+
+
+def test_encoded_holds_no_raw_identifiers(people, key):
+    from conftest import raw_values
+
+    enc = lk.encode_frame(people, key=key)
+    visible = repr(enc) + repr(enc.frame) + repr(enc.rejects) + repr(enc.field_issues)
+    assert not [v for v in raw_values(people) if v in visible]
+
+
+def test_field_length_not_multiple_of_64(people, key):
+    s = lk.Schema(filter_length=200)
+    enc = lk.encode_frame(people, s, key=key)
+    assert enc.clks.shape == (6, 25)
+    assert np.unpackbits(enc.clks, axis=1).sum(axis=1).min() > 10
