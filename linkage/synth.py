@@ -56,6 +56,7 @@ few seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -334,11 +335,12 @@ _QWERTY_NEIGHBOURS: dict[str, str] = {
     "c": "xdfv", "v": "cfgb", "b": "vghn", "n": "bhjm", "m": "njk",
 }
 
-# Titles by sex; the index ranges below pick from this tuple (0 = no title).
-_TITLES: tuple[str, ...] = (
-    "", "Mr", "Mr", "Mr", "Mr.", "Dr", "Mrs", "Ms", "Miss", "Mrs.", "Dr", "Mx", "Dr"
-)
-_TITLE_RANGES: dict[int, tuple[int, int]] = {0: (1, 6), 1: (6, 11), 2: (11, 13)}
+# Titles that creep into the first-name field, by sex code (see _M, _F, _U).
+_TITLES: dict[int, tuple[str, ...]] = {
+    0: ("Mr", "Mr.", "Dr"),
+    1: ("Mrs", "Ms", "Miss", "Mrs.", "Dr"),
+    2: ("Mx", "Dr"),
+}
 
 _BAD_DATES_FIXED: tuple[str, ...] = ("unknown", "00/00/0000", "N/K", "?")
 
@@ -369,14 +371,15 @@ _TWIN_PRIORITY = 6.0  # twins of A's people are this much likelier relatives
 # Number of errors per B record: 0, 1, 2, 3.
 _ERROR_COUNT_P = np.array([0.40, 0.33, 0.18, 0.09])
 
-# Relative weights of error kinds (applied without replacement).  With about
-# one error per record on average these are close to per-record rates.
+# Relative weights of error kinds, drawn without replacement.  Realised
+# per-record rates come out at about 1.2 times these weights, e.g. 14% of B
+# records have a first-name typo, 12% a surname typo, 2% swapped names.
 _ERROR_WEIGHTS: dict[str, float] = {
-    "first_typo": 0.13,
-    "last_typo": 0.11,
+    "first_typo": 0.11,
+    "last_typo": 0.09,
     "nickname": 0.15,
     "surname_change": 0.06,
-    "name_swap": 0.021,
+    "name_swap": 0.016,
     "dob_day_month_swap": 0.05,
     "dob_digit": 0.07,
     "postcode_moved": 0.10,
@@ -441,7 +444,7 @@ _STYLE_B = _Style(
     name_case_p=(0.75, 0.15, 0.10),
     title=0.02,
     whitespace=0.02,
-    missing=(0.0, 0.0, 0.0, 0.0, 0.0),
+    missing=(0.0, 0.0, 0.0, 0.0, 0.0),  # B's missing values come from its errors
     empty_share=0.4,
     bad_dob=0.0,
 )
@@ -611,7 +614,8 @@ def _population(n_people: int, rng: np.random.Generator, hh_offset: int = 0) -> 
         _uniform_int(np.full(n_hh, 1965), np.full(n_hh, 2000), rng),
         _uniform_int(np.full(n_hh, 1930), np.full(n_hh, 2005), rng),
     )
-    partner_year = np.clip(head_year + np.rint(rng.normal(0, 3, n_hh)).astype(np.int64), 1930, 2006)
+    gap = np.rint(rng.normal(0, 3, n_hh)).astype(np.int64)
+    partner_year = np.clip(head_year + gap, 1930, 2006)
     parent_year = np.where(n_adults == 2, np.maximum(head_year, partner_year), head_year)
     child_hi = np.minimum(42, 2024 - parent_year)
     child_lo = np.minimum(20, child_hi)
@@ -624,18 +628,17 @@ def _population(n_people: int, rng: np.random.Generator, hh_offset: int = 0) -> 
     is_partner = (pos == 1) & (n_adults[hh] == 2)
     is_child = ~is_head & ~is_partner
 
-    sex = np.where(is_head, head_sex[hh], np.where(is_partner, partner_sex[hh], rng.integers(0, 2, n)))
+    sex = np.where(is_partner, partner_sex[hh], rng.integers(0, 2, n))
+    sex = np.where(is_head, head_sex[hh], sex)
     sex = np.where(rng.random(n) < _P_SEX_UNKNOWN, _U, sex)
 
     last = hh_surname[hh]
     own = is_partner & (rng.random(n) < _P_PARTNER_OWN_SURNAME)
     last = np.where(own, rng.choice(len(v.surnames), n, p=v.surname_p), last)
 
-    year = np.where(
-        is_head,
-        head_year[hh],
-        np.where(is_partner, partner_year[hh], parent_year[hh] + _uniform_int(child_lo[hh], child_hi[hh], rng)),
-    )
+    year = parent_year[hh] + _uniform_int(child_lo[hh], child_hi[hh], rng)
+    year = np.where(is_partner, partner_year[hh], year)
+    year = np.where(is_head, head_year[hh], year)
     m, d = _random_dates(year, rng)
     first = _first_names(sex, rng)
 
@@ -670,8 +673,10 @@ def _population(n_people: int, rng: np.random.Generator, hh_offset: int = 0) -> 
 
 def _weighted_sample(weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """k indices drawn without replacement with the given weights."""
+    if k >= len(weights):
+        return np.arange(len(weights))
     keys = np.log(rng.random(len(weights))) / weights  # Efraimidis-Spirakis
-    return np.argpartition(-keys, k - 1)[:k] if 0 < k < len(weights) else np.arange(len(weights))[:k]
+    return np.argpartition(-keys, k - 1)[:k] if k > 0 else np.arange(0)
 
 
 # ---------------------------------------------------------------------------
@@ -698,7 +703,8 @@ def _choose_errors(p: _People, rng: np.random.Generator) -> dict[str, np.ndarray
     applicable[:, col["sex_flip"]] = p["sex"][rows] != _U
 
     # Gumbel top-k: sampling kinds without replacement in proportion to weight.
-    keys = np.log(weights).astype(np.float32) + rng.gumbel(size=applicable.shape).astype(np.float32)
+    noise = rng.gumbel(size=applicable.shape).astype(np.float32)
+    keys = np.log(weights).astype(np.float32) + noise
     keys[~applicable] = -np.inf
     order = np.argsort(-keys, axis=1)[:, :3]
     chosen = np.zeros((n, len(_ERROR_KINDS)), dtype=bool)
@@ -823,7 +829,8 @@ def _typos(s: pl.Series, rows: np.ndarray, rng: np.random.Generator) -> pl.Serie
     )
     x = pl.col("s")
     length = x.str.len_chars()
-    op = pl.col("op")
+    # A deletion would leave too little of a very short name: substitute instead.
+    op = pl.when((pl.col("op") == 1) & (length < 3)).then(0).otherwise(pl.col("op"))
     # substitute 0, delete 1: any position; insert 2: 0..len; transpose 3: 0..len-2
     span = pl.when(op == 2).then(length + 1).when(op == 3).then(length - 1).otherwise(length)
     pos = (pl.col("u") * span).floor().cast(pl.Int64).clip(0, None)
@@ -833,12 +840,13 @@ def _typos(s: pl.Series, rows: np.ndarray, rng: np.random.Generator) -> pl.Serie
     )
     near = pl.when(char != char.str.to_lowercase()).then(near.str.to_uppercase()).otherwise(near)
     head, tail = x.str.slice(0, pos), x.str.slice(pos + 1)
+    swapped = [x.str.slice(pos + 1, 1), x.str.slice(pos, 1), x.str.slice(pos + 2)]
     out = (
         pl.when(length < 2).then(x)
         .when(op == 0).then(pl.concat_str([head, near, tail]))
         .when(op == 1).then(pl.concat_str([head, tail]))
         .when(op == 2).then(pl.concat_str([head, near, x.str.slice(pos)]))
-        .otherwise(pl.concat_str([head, x.str.slice(pos + 1, 1), x.str.slice(pos, 1), x.str.slice(pos + 2)]))
+        .otherwise(pl.concat_str([head, *swapped]))
     )
     new = frame.select(out.alias("s")).to_series()
     return s.clone().scatter(rows, new)
@@ -864,6 +872,77 @@ def _record_ids(n: int, prefix: str, rng: np.random.Generator) -> pl.Series:
     return pl.Series("record_id", np.ascontiguousarray(text).view("S13").ravel()).cast(pl.Utf8)
 
 
+def _edit(s: pl.Series, mask: np.ndarray, fn: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """Apply an expression to the masked rows of a column only."""
+    rows = np.flatnonzero(mask)
+    if len(rows) == 0:
+        return s
+    new = s.gather(rows).to_frame("x").select(fn(pl.col("x"))).to_series()
+    return s.clone().scatter(rows, new)
+
+
+def _pad(s: pl.Series, mask: np.ndarray, rng: np.random.Generator) -> pl.Series:
+    """Stray whitespace around the masked values."""
+    pads = ((" ", ""), ("", " "), ("  ", " "))
+    kind = rng.integers(0, len(pads), len(s))
+    for k, (before, after) in enumerate(pads):
+        s = _edit(
+            s,
+            mask & (kind == k),
+            lambda x, b=before, a=after: pl.concat_str([pl.lit(b), x, pl.lit(a)]),
+        )
+    return s
+
+
+def _blank(s: pl.Series, mask: np.ndarray, empty: np.ndarray) -> pl.Series:
+    """Missing values: the empty string where ``empty``, null otherwise."""
+    s = s.clone()
+    for rows, value in ((np.flatnonzero(mask & empty), ""), (np.flatnonzero(mask & ~empty), None)):
+        if len(rows):
+            s.scatter(rows, value)
+    return s
+
+
+def _dates(p: _People, fmt: np.ndarray) -> pl.Series:
+    """Dates of birth as text in the given formats (indices into ISO, DD/MM/YYYY,
+    YYYYMMDD, DD-MM-YYYY, DD.MM.YYYY)."""
+    separators = pl.Series(["-", "/", "", "-", "."], dtype=pl.Utf8)
+    frame = pl.DataFrame(
+        {
+            "y": p["y"],
+            "m": p["m"],
+            "d": p["d"],
+            "sep": separators.gather(fmt),
+            "ymd": (fmt == 0) | (fmt == 2),  # year first
+        }
+    )
+    yy = pl.col("y").cast(pl.Utf8).str.zfill(4)
+    mm = pl.col("m").cast(pl.Utf8).str.zfill(2)
+    dd = pl.col("d").cast(pl.Utf8).str.zfill(2)
+    ymd, sep = pl.col("ymd"), pl.col("sep")
+    text = pl.concat_str(
+        [pl.when(ymd).then(yy).otherwise(dd), sep, mm, sep, pl.when(ymd).then(dd).otherwise(yy)]
+    )
+    return frame.select(text.alias("date_of_birth")).to_series()
+
+
+def _bad_dates(p: _People, rows: np.ndarray, rng: np.random.Generator) -> pl.Series:
+    """Impossible or unparseable dates of birth for the given rows."""
+    year = p["y"][rows].astype(str).astype(object)
+    day = np.char.zfill(p["d"][rows].astype(str), 2).astype(object)
+    options = np.stack(
+        [
+            "31/02/" + year,
+            "30/02/" + year,
+            year + "-13-" + day,
+            year + "-00-" + day,
+            *(np.full(len(rows), bad, dtype=object) for bad in _BAD_DATES_FIXED),
+        ]
+    )
+    pick = rng.integers(0, len(options), len(rows))
+    return pl.Series(options[pick, np.arange(len(rows))], dtype=pl.Utf8)
+
+
 def _render(
     p: _People,
     ids: pl.Series,
@@ -876,141 +955,84 @@ def _render(
     n = len(ids)
     errors = errors or {}
     none = np.zeros(n, dtype=bool)
+    sex = p["sex"].astype(np.int64)
 
-    # Names.
+    # Names: double-barrelled surnames, typos, swaps, titles, case.
     first = v.first.gather(p["first"])
     last = v.surnames.gather(p["last"])
-    barrel = errors.get("double_barrel", none)
-    if barrel.any():
-        rows = np.flatnonzero(barrel)
-        other = v.surnames.gather(p["other_last"][rows])
-        mine = last.gather(rows)
-        joined = pl.DataFrame({"a": mine, "b": other, "f": rng.random(len(rows)) < 0.7}).select(
-            pl.when(pl.col("f"))
-            .then(pl.concat_str(["a", "b"], separator="-"))
-            .otherwise(pl.concat_str(["b", "a"], separator="-"))
+    rows = np.flatnonzero(errors.get("double_barrel", none))
+    if len(rows):
+        joined = pl.DataFrame(
+            {
+                "own": last.gather(rows),
+                "other": v.surnames.gather(p["other_last"][rows]),
+                "own_first": rng.random(len(rows)) < 0.7,
+            }
+        ).select(
+            pl.when("own_first")
+            .then(pl.concat_str(["own", "other"], separator="-"))
+            .otherwise(pl.concat_str(["other", "own"], separator="-"))
         ).to_series()
         last = last.clone().scatter(rows, joined)
     first = _typos(first, np.flatnonzero(errors.get("first_typo", none)), rng)
     last = _typos(last, np.flatnonzero(errors.get("last_typo", none)), rng)
+    rows = np.flatnonzero(errors.get("name_swap", none))
+    if len(rows):
+        first, last = (
+            first.clone().scatter(rows, last.gather(rows)),
+            last.clone().scatter(rows, first.gather(rows)),
+        )
 
-    sex = p["sex"].astype(np.int64)
-    title = np.zeros(n, dtype=np.int64)  # index into _TITLES; 0 is no title
-    has_title = rng.random(n) < style.title
-    for code, (lo, hi) in _TITLE_RANGES.items():
-        rows = np.flatnonzero(has_title & (sex == code))
-        title[rows] = rng.integers(lo, hi, len(rows))
+    has_title = (rng.random(n) < style.title) & (p["y"] <= 2006)  # adults only
+    which = rng.integers(0, 60, n)  # divisible by every number of options
+    for code, options in _TITLES.items():
+        for k, title in enumerate(options):
+            pick = has_title & (sex == code) & (which % len(options) == k)
+            first = _edit(
+                first, pick, lambda x, t=title: pl.concat_str([pl.lit(t), x], separator=" ")
+            )
 
-    fmt_date = _pick(style.date_format_p, n, rng)
-    fmt_sex = _pick(style.sex_coding_p, n, rng)
-    bad_dob = rng.random(n) < style.bad_dob
-    ws = rng.random((n, 3)) < style.whitespace
-    missing = rng.random((n, len(_FIELDS))) < np.asarray(style.missing)
-    for i, field in enumerate(_FIELDS):
-        missing[:, i] |= errors.get(f"{field}_missing", none)
+    case = _pick(style.name_case_p, n, rng)
+    for code, method in ((1, "to_uppercase"), (2, "to_lowercase")):
+        first = _edit(first, case == code, lambda x, m=method: getattr(x.str, m)())
+        last = _edit(last, case == code, lambda x, m=method: getattr(x.str, m)())
 
-    frame = pl.DataFrame(
+    # Dates of birth.
+    dob = _dates(p, _pick(style.date_format_p, n, rng))
+    rows = np.flatnonzero(rng.random(n) < style.bad_dob)
+    if len(rows):
+        dob = dob.clone().scatter(rows, _bad_dates(p, rows, rng))
+
+    # Sex, in one of the provider's codings.
+    sex_text = v.sex_text.gather(_pick(style.sex_coding_p, n, rng) * len(_SEX_CODINGS[0]) + sex)
+
+    # Postcodes.
+    spaced = (rng.random(n) >= style.postcode_no_space).astype(np.int64)
+    spaces = pl.Series(["", " "], dtype=pl.Utf8).gather(spaced)
+    postcode = pl.DataFrame(
         {
-            "record_id": ids,
-            "first": first,
-            "last": last,
-            "swap": errors.get("name_swap", none),
-            "title": pl.Series(_TITLES, dtype=pl.Utf8).gather(title),
-            "case": _pick(style.name_case_p, n, rng),
-            "y": p["y"],
-            "m": p["m"],
-            "d": p["d"],
-            "fmt_date": fmt_date,
-            "bad_dob": bad_dob,
-            "bad_kind": rng.integers(0, 6, n),
-            "sex": v.sex_text.gather(fmt_sex * 3 + sex),
             "out": v.outward.gather(p["pc_out"]),
+            "space": spaces,
             "digit": p["pc_digit"],
             "l1": v.letters.gather(p["pc_l1"]),
             "l2": v.letters.gather(p["pc_l2"]),
-            "pc_space": rng.random(n) >= style.postcode_no_space,
-            "pc_lower": rng.random(n) < style.postcode_lower,
-            "ws_first": ws[:, 0],
-            "ws_last": ws[:, 1],
-            "ws_pc": ws[:, 2],
-            "ws_kind": rng.integers(0, 3, n),
-            **{f"miss_{f}": missing[:, i] for i, f in enumerate(_FIELDS)},
-            "empty": rng.random(n) < style.empty_share,
         }
-    )
+    ).select(pl.concat_str(["out", "space", pl.col("digit").cast(pl.Utf8), "l1", "l2"])).to_series()
+    postcode = _edit(postcode, rng.random(n) < style.postcode_lower, lambda x: x.str.to_lowercase())
 
-    # First and last names: swapped, titled, re-cased.
-    swap = pl.col("swap")
-    first_e = pl.when(swap).then(pl.col("last")).otherwise(pl.col("first"))
-    last_e = pl.when(swap).then(pl.col("first")).otherwise(pl.col("last"))
-    first_e = pl.when(pl.col("title") != "").then(
-        pl.concat_str([pl.col("title"), first_e], separator=" ")
-    ).otherwise(first_e)
+    # Stray whitespace, then missing values.
+    first = _pad(first, rng.random(n) < style.whitespace, rng)
+    last = _pad(last, rng.random(n) < style.whitespace, rng)
+    postcode = _pad(postcode, rng.random(n) < style.whitespace, rng)
+    columns = dict(zip(_FIELDS, (first, last, dob, sex_text, postcode)))
+    empty = rng.random(n) < style.empty_share
+    for rate, field in zip(style.missing, _FIELDS):
+        missing = (rng.random(n) < rate) | errors.get(f"{field}_missing", none)
+        columns[field] = _blank(columns[field], missing, empty)
 
-    def cased(e: pl.Expr) -> pl.Expr:
-        case = pl.col("case")
-        return pl.when(case == 1).then(e.str.to_uppercase()).when(case == 2).then(e.str.to_lowercase()).otherwise(e)
-
-    # Dates.
-    yy = pl.col("y").cast(pl.Utf8).str.zfill(4)
-    mm = pl.col("m").cast(pl.Utf8).str.zfill(2)
-    dd = pl.col("d").cast(pl.Utf8).str.zfill(2)
-    f = pl.col("fmt_date")
-    dob = (
-        pl.when(f == 0).then(pl.concat_str([yy, mm, dd], separator="-"))
-        .when(f == 1).then(pl.concat_str([dd, mm, yy], separator="/"))
-        .when(f == 2).then(pl.concat_str([yy, mm, dd]))
-        .when(f == 3).then(pl.concat_str([dd, mm, yy], separator="-"))
-        .otherwise(pl.concat_str([dd, mm, yy], separator="."))
-    )
-    kind = pl.col("bad_kind")
-    bad = (
-        pl.when(kind == 0).then(pl.concat_str([pl.lit("31/02/"), yy]))
-        .when(kind == 1).then(pl.concat_str([pl.lit("30/02/"), yy]))
-        .when(kind == 2).then(pl.concat_str([yy, pl.lit("-13-"), dd]))
-        .when(kind == 3).then(pl.concat_str([yy, pl.lit("-00-"), dd]))
-        .when(pl.col("d") % 4 == 0).then(pl.lit(_BAD_DATES_FIXED[0]))
-        .when(pl.col("d") % 4 == 1).then(pl.lit(_BAD_DATES_FIXED[1]))
-        .when(pl.col("d") % 4 == 2).then(pl.lit(_BAD_DATES_FIXED[2]))
-        .otherwise(pl.lit(_BAD_DATES_FIXED[3]))
-    )
-    dob = pl.when(pl.col("bad_dob")).then(bad).otherwise(dob)
-
-    # Postcodes.
-    pc = pl.concat_str(
-        [
-            pl.col("out"),
-            pl.when(pl.col("pc_space")).then(pl.lit(" ")).otherwise(pl.lit("")),
-            pl.col("digit").cast(pl.Utf8),
-            pl.col("l1"),
-            pl.col("l2"),
-        ]
-    )
-    pc = pl.when(pl.col("pc_lower")).then(pc.str.to_lowercase()).otherwise(pc)
-
-    def padded(e: pl.Expr, flag: str) -> pl.Expr:
-        k = pl.col("ws_kind")
-        return (
-            pl.when(~pl.col(flag)).then(e)
-            .when(k == 0).then(pl.concat_str([pl.lit(" "), e]))
-            .when(k == 1).then(pl.concat_str([e, pl.lit(" ")]))
-            .otherwise(pl.concat_str([pl.lit("  "), e, pl.lit(" ")]))
-        )
-
-    def missing_as(e: pl.Expr, field: str) -> pl.Expr:
-        return (
-            pl.when(~pl.col(f"miss_{field}")).then(e)
-            .when(pl.col("empty")).then(pl.lit(""))
-            .otherwise(pl.lit(None, dtype=pl.Utf8))
-        )
-
-    return frame.select(
-        pl.col("record_id"),
-        missing_as(padded(cased(first_e), "ws_first"), "first").alias("first_name"),
-        missing_as(padded(cased(last_e), "ws_last"), "last").alias("last_name"),
-        missing_as(dob, "dob").alias("date_of_birth"),
-        missing_as(pl.col("sex"), "sex").alias("sex"),
-        missing_as(padded(pc, "ws_pc"), "postcode").alias("postcode"),
+    return pl.DataFrame(
+        [ids.alias("record_id")]
+        + [columns[f].alias(name) for f, name in zip(_FIELDS, COLUMNS[1:])]
     )
 
 
