@@ -42,6 +42,12 @@ class _Group(click.Group):
             ctx.exit(3)
 
 
+def _kernels() -> tuple[str, ...]:
+    from .score import KERNELS
+
+    return KERNELS
+
+
 _quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 _force = click.option("--force", is_flag=True, help="Replace existing output files.")
 
@@ -185,6 +191,121 @@ def synth(outdir: Path, records: int, seed: int, force: bool) -> None:
         f"wrote {paths['a']} ({data.a.height:,} records), {paths['b']} ({data.b.height:,}), "
         f"{paths['truth']} ({data.truth.height:,} true pairs); seed {seed}"
     )
+
+
+def _unit_interval(ctx, param, value):
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise click.BadParameter("must be between 0 and 1")
+    return value
+
+
+@cli.command()
+@click.argument("file_a", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file_b", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Link table to write: .csv or .parquet (a .summary.json is written beside it).")
+@click.option("--threshold", type=float, callback=_unit_interval,
+              help="Match threshold on Dice; default: estimated from the data, without labels.")
+@click.option("--review-width", default=0.05, show_default=True, type=float, callback=_unit_interval,
+              help="Width of the 'possible' band just below the threshold, for clerical review.")
+@click.option("--min-score", type=float, callback=_unit_interval,
+              help="Also write assigned pairs down to this score (band 'below'), for threshold curves.")
+@click.option("--kernel", default="auto", show_default=True, type=click.Choice(["auto", *_kernels()]),
+              help="Dice kernel.")
+@_force
+@_quiet
+def link(file_a: Path, file_b: Path, out: Path, threshold: float | None, review_width: float,
+         min_score: float | None, kernel: str, force: bool, quiet: bool) -> None:
+    """Link two encoded files one-to-one and write pseudonymous links with scores and bands."""
+    from .link import check_compatible, link as link_files
+    from .store import read_encoded, summary_path, write_links
+
+    _refuse_existing([out, summary_path(out)], force)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(f"{out}: the link table must end in .csv or .parquet")
+    a, b = read_encoded(file_a), read_encoded(file_b)
+    check_compatible(a, b, names=(str(file_a), str(file_b)))
+    res = link_files(a, b, threshold=threshold, review_width=review_width, min_score=min_score,
+                     kernel=kernel, quiet=quiet)
+    summary = {"file_a": file_a.name, "file_b": file_b.name, "provider_a": a.provider, "provider_b": b.provider,
+               "schema_fingerprint": a.schema.fingerprint(), "key_check": a.key_check, **res.summary()}
+    write_links(res.links, out, summary=summary, force=force)
+    click.echo(f"scored {res.comparisons:,} pairs with the {res.kernel} kernel; {res.candidates:,} candidate pairs kept")
+    if res.fit:
+        f = res.fit
+        click.echo(f"threshold {res.threshold:.3f} estimated from the data ({f.method}): "
+                   f"estimated precision {f.precision:.4f}, recall {f.recall:.4f}, F1 {f.f1:.4f}")
+    else:
+        click.echo(f"threshold {res.threshold:.3f} (given)")
+    bands = res.band_counts()
+    counts = ", ".join(f"{bands.get(b, 0):,} {b}" for b in ("match", "possible", "below") if b != "below" or b in bands)
+    click.echo(f"wrote {out}: {counts}")
+
+
+@cli.command()
+@click.argument("links_path", metavar="LINKS", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--truth", "truth_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV of true pairs with columns id_a,id_b.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a PNG: quality against threshold and score histograms.")
+def evaluate(links_path: Path, truth_path: Path, plot_path: Path | None) -> None:
+    """Precision, recall and F1 of LINKS against ground truth."""
+    from .evaluate import evaluate as evaluate_links
+    from .extract import read_extract
+    from .store import read_links, read_summary
+
+    links = read_links(links_path)
+    truth = read_extract(truth_path)
+    ev = evaluate_links(links, truth)
+    summary = read_summary(links_path) or {}
+    click.echo(f"quality of the 'match' links in {links_path}:")
+    click.echo(ev.table())
+    est = summary.get("estimated")
+    if est:
+        click.echo(f"  estimated at link time (no labels): precision {est['precision']:.4f}, "
+                   f"recall {est['recall']:.4f}, F1 {est['f1']:.4f}")
+    best = ev.curve.sort(["f1", "threshold"], descending=[True, False]).row(0, named=True)
+    click.echo(f"  best threshold in hindsight (labels): {best['threshold']:.3f} with F1 {best['f1']:.4f} "
+               f"(over the links in the file)")
+    if plot_path:
+        from .plots import plot_evaluation
+
+        plot_evaluation(ev, plot_path, threshold=summary.get("threshold"))
+        click.echo(f"wrote {plot_path}")
+
+
+@cli.command()
+@click.option("--out", "outdir", default="demo-out", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the demo's files.")
+@click.option("--records", default=2000, show_default=True, type=click.IntRange(min=10), help="Records of provider A.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed of the synthetic data.")
+@_force
+@_quiet
+@click.pass_context
+def demo(ctx: click.Context, outdir: Path, records: int, seed: int, force: bool, quiet: bool) -> None:
+    """Run the whole path on synthetic families: synth, keygen, encode, link, evaluate."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    key = outdir / "shared.key"
+    if key.exists() and force:
+        key.unlink()
+    steps = [
+        ("1/6 synthetic families for two providers (ground truth kept aside)", synth,
+         dict(outdir=outdir, records=records, seed=seed, force=force)),
+        ("2/6 shared secret, made once and given to both providers", keygen, dict(keyfile=key)),
+    ]
+    for name in ("a", "b"):
+        steps.append((f"{3 if name == 'a' else 4}/6 provider {name.upper()} encodes its extract", encode, dict(
+            input_path=outdir / f"{name}.csv", key_file=key, key_env=None, out=outdir / f"{name}.enc.parquet",
+            schema_path=None, rejects_path=outdir / f"{name}.rejects.csv", opt_out_path=None,
+            provider=f"provider_{name}", encoding="utf-8", force=force, quiet=quiet)))
+    steps.append(("5/6 the linkage unit links the encodings (no identifiers, no key)", link, dict(
+        file_a=outdir / "a.enc.parquet", file_b=outdir / "b.enc.parquet", out=outdir / "links.csv", threshold=None,
+        review_width=0.05, min_score=0.3, kernel="auto", force=force, quiet=quiet)))
+    steps.append(("6/6 a researcher evaluates the links against the ground truth", evaluate, dict(
+        links_path=outdir / "links.csv", truth_path=outdir / "truth.csv", plot_path=outdir / "quality.png")))
+    for title, command, kwargs in steps:
+        click.secho(f"\n== {title}", bold=True)
+        ctx.invoke(command, **kwargs)
 
 
 def main() -> None:

@@ -21,10 +21,10 @@ import numpy as np
 import polars as pl
 
 from .errors import InputError
-from .keys import key_check_value, mac_key
+from .keys import check_key_length, key_check_value, mac_key
 from .progress import progress
 from .schema import Schema
-from .standardise import MISSING, WARNINGS, standardise_frame
+from .standardise import MISSING, WARNINGS, standardise_codes, standardise_record_ids
 from .tokens import field_tokens
 
 __all__ = ["Counts", "Encoded", "encode_frame", "hash_tokens", "as_text_frame"]
@@ -106,21 +106,27 @@ def hash_tokens(tokens: list[str], key: bytes, *, k: int, filter_length: int) ->
     return (words[:, :k] % np.uint32(filter_length)).astype(np.int64)
 
 
-def _value_filters(pairs: pl.DataFrame, positions: np.ndarray, n_values: int, k: int, L: int) -> np.ndarray:
-    """Packed filters of distinct values from (value, token index) pairs; last row all zero."""
-    out = np.zeros((n_values + 1, L // 8), dtype=np.uint8)
-    vals = pairs["value"].to_numpy()
-    toks = pairs["tok"].to_numpy()
-    order = np.argsort(vals, kind="stable")
-    vals, toks = vals[order], toks[order]
-    bounds = np.searchsorted(vals, np.arange(0, n_values + _CHUNK, _CHUNK))
-    for c, start in enumerate(range(0, n_values, _CHUNK)):
-        lo, hi = bounds[c], bounds[c + 1]
-        n = min(_CHUNK, n_values - start)
-        bits = np.zeros((n, L), dtype=bool)
-        rows = (vals[lo:hi] - start).astype(np.int64)
-        bits[rows[:, None], positions[toks[lo:hi], :k]] = True
-        out[start : start + n] = np.packbits(bits, axis=1)
+def token_filters(positions: np.ndarray, L: int) -> np.ndarray:
+    """Packed filter of each token alone: ``(n_tokens, L // 8)`` uint8 from ``(n_tokens, k)`` positions."""
+    bits = np.zeros((len(positions), L), dtype=bool)
+    bits[np.arange(len(positions))[:, None], positions] = True
+    return np.packbits(bits, axis=1)
+
+
+def value_filters(value: np.ndarray, tok: np.ndarray, tok_filters: np.ndarray, n_values: int) -> np.ndarray:
+    """Filter of each distinct value: the OR of its tokens' filters. Last row (missing) is zero.
+
+    ``value`` and ``tok`` list (value index, token index) pairs; ``tok_filters`` is packed, in
+    any unsigned integer word size.
+    """
+    out = np.zeros((n_values + 1, tok_filters.shape[1]), dtype=tok_filters.dtype)
+    order = np.argsort(value, kind="stable")
+    value, tok = value[order], tok[order]
+    for lo in range(0, len(value), _CHUNK * 8):
+        hi = min(lo + _CHUNK * 8, len(value))
+        v = value[lo:hi]
+        starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+        out[v[starts]] |= np.bitwise_or.reduceat(tok_filters[tok[lo:hi]], starts, axis=0)
     return out
 
 
@@ -142,14 +148,6 @@ def as_text_frame(df: Any) -> pl.DataFrame:
     return df.select(casts)
 
 
-def _issue_counts(problems: pl.DataFrame) -> dict[str, dict[str, int]]:
-    issues: dict[str, dict[str, int]] = {}
-    for name in problems.columns:
-        vc = problems[name].drop_nulls().value_counts(sort=True)
-        issues[name] = {str(r): int(c) for r, c in vc.iter_rows()}
-    return issues
-
-
 def encode_frame(
     df: Any,
     schema: Schema | None = None,
@@ -165,72 +163,69 @@ def encode_frame(
     them. Rows without a ``record_id``, with a duplicated one, or with fewer than
     ``schema.min_fields`` usable linkable fields are rejected with a reason code.
     """
-    from .keys import _check_length
-
     schema = schema or Schema.default()
-    _check_length(key, "key")
+    check_key_length(key, "key")
     df = as_text_frame(df)
     missing = [c for c in schema.columns if c not in df.columns]
     if missing:
         raise InputError(f"missing column(s): {', '.join(missing)}; map them with a schema (column = ...)")
     n_in = df.height
-    std = standardise_frame(df.select(schema.columns), schema, today=today)
-    values = std.values.with_row_index("row", offset=1)
 
-    # Opted-out people are dropped first: not standardised further, not counted in issues.
+    # Opted-out people are dropped first: not standardised, not counted, not encoded.
+    rid = standardise_record_ids(df["record_id"])
     opted = sorted({str(x).strip() for x in (opt_out or [])})
-    is_opted = values["record_id"].is_in(opted).fill_null(False)
-    keep = values.filter(~is_opted)
-    problems = std.problems.filter(~is_opted)
+    is_opted = rid.is_in(opted).fill_null(False).to_numpy()
+    rows = np.flatnonzero(~is_opted)
+    kept = df.select(schema.columns[1:])[rows] if is_opted.any() else df.select(schema.columns[1:])
+    kept_rid = rid.gather(rows) if is_opted.any() else rid
 
-    linkable = [f.name for f in schema.fields if f.linkable]
-    present = pl.sum_horizontal([pl.col(n).is_not_null().cast(pl.Int32) for n in linkable]) if linkable else pl.lit(0)
-    reason = (
+    codes = [standardise_codes(kept[f.source_column], f, today=today) for f in schema.fields]
+    present = np.zeros(len(rows), dtype=np.int64)
+    for f, c in zip(schema.fields, codes):
+        if f.linkable:
+            present += c.present
+    reason = pl.DataFrame({"record_id": kept_rid, "present": present}).select(
         pl.when(pl.col("record_id").is_null()).then(pl.lit("missing_record_id"))
         .when(pl.col("record_id").is_duplicated()).then(pl.lit("duplicate_record_id"))
-        .when(present < schema.min_fields).then(pl.lit("too_few_fields"))
-    )
-    keep = keep.with_columns(reason.alias("reason"))
-    rejects = keep.filter(pl.col("reason").is_not_null()).select("row", "record_id", "reason")
-    good = keep.filter(pl.col("reason").is_null())
+        .when(pl.col("present") < schema.min_fields).then(pl.lit("too_few_fields"))
+        .alias("reason")
+    )["reason"]
+    bad = reason.is_not_null().to_numpy()
+    rejects = pl.DataFrame({"row": (rows[bad] + 1).astype(np.int64), "record_id": kept_rid.filter(bad),
+                            "reason": reason.filter(bad)})
+    good = ~bad
+    n_good = int(good.sum())
 
-    L = schema.filter_length
-    kmax = max(f.weight for f in schema.fields)
     # Tokens of the distinct values of every field; each distinct token hashed once.
-    per_field = []
-    for f in schema.fields:
-        distinct = good[f.name].drop_nulls().unique().sort()
-        toks = field_tokens(distinct, f)
-        per_field.append((f, distinct, toks))
-    all_tokens = pl.concat([t["token"] for _, _, t in per_field]).unique().sort()
-    positions = hash_tokens(all_tokens.to_list(), key, k=kmax, filter_length=L)
-    token_index = pl.DataFrame({"token": all_tokens, "tok": pl.int_range(all_tokens.len(), eager=True)})
+    L = schema.filter_length
+    toks = [field_tokens(c.values, f) for f, c in zip(schema.fields, codes)]
+    all_tokens = pl.concat([t.tokens for t in toks]).unique().sort()
+    positions = hash_tokens(all_tokens.to_list(), key, k=max(f.weight for f in schema.fields), filter_length=L)
 
-    clks = np.zeros((good.height, L // 8), dtype=np.uint8)
-    wide = clks.view(np.uint64) if (L // 8) % 8 == 0 else clks
+    word = np.uint64 if (L // 8) % 8 == 0 else np.uint8
+    clks = np.zeros((n_good, L // 8), dtype=np.uint8)
+    wide = clks.view(word)
     tables, indices = [], []
-    for f, distinct, toks in per_field:
-        pairs = toks.join(token_index, on="token", how="left").select("value", "tok")
-        table = _value_filters(pairs, positions, distinct.len(), f.weight, L)
-        tables.append(table.view(wide.dtype))
-        # Index of each record's value among the sorted distinct values; missing -> zero row.
-        rank = (pl.col(f.name).rank("dense").cast(pl.Int64) - 1).fill_null(distinct.len())
-        indices.append(good.select(rank)[f.name].to_numpy())
-    with progress(total=good.height, desc="encoding", quiet=quiet) as bar:
-        for start in range(0, good.height, _RECORD_CHUNK):
-            stop = min(start + _RECORD_CHUNK, good.height)
+    for f, c, t in zip(schema.fields, codes, toks):
+        global_tok = np.searchsorted(all_tokens.to_numpy(), t.tokens.to_numpy())
+        tf = token_filters(positions[global_tok, : f.weight], L).view(word)
+        tables.append(value_filters(t.value, t.tok, tf, c.values.len()))
+        indices.append(c.index[good])
+    with progress(total=n_good, desc="encoding", quiet=quiet) as bar:
+        for start in range(0, n_good, _RECORD_CHUNK):
+            stop = min(start + _RECORD_CHUNK, n_good)
             for table, idx in zip(tables, indices):
                 wide[start:stop] |= table[idx[start:stop]]
             bar.update(stop - start)
 
-    counts = Counts(rows_in=n_in, encoded=good.height, rejected=rejects.height, opted_out=int(is_opted.sum()))
+    counts = Counts(rows_in=n_in, encoded=n_good, rejected=int(bad.sum()), opted_out=int(is_opted.sum()))
     return Encoded(
-        record_ids=good["record_id"],
+        record_ids=kept_rid.filter(good),
         clks=clks,
         schema=schema,
         key_check=key_check_value(key),
         counts=counts,
-        field_issues=_issue_counts(problems),
+        field_issues={f.name: c.problem_counts() for f, c in zip(schema.fields, codes)},
         rejects=rejects,
     )
 

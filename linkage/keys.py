@@ -31,7 +31,7 @@ def write_key(path: str | Path, key: bytes | None = None) -> Path:
     """Write a new key to ``path`` with mode 0600; refuses to overwrite an existing file."""
     path = Path(path)
     key = generate_key() if key is None else key
-    _check_length(key, str(path))
+    check_key_length(key, str(path))
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -44,7 +44,7 @@ def write_key(path: str | Path, key: bytes | None = None) -> Path:
     return path
 
 
-def _check_length(key: bytes, where: str) -> bytes:
+def check_key_length(key: bytes, where: str) -> bytes:
     if len(key) < MIN_KEY_BYTES:
         raise KeyFileError(
             f"{where}: the key is shorter than {MIN_KEY_BYTES} bytes; make one with `linkage keygen`"
@@ -67,7 +67,7 @@ def read_key(path: str | Path) -> bytes:
         key = path.read_bytes()
     except OSError as e:
         raise KeyFileError(f"{path}: cannot read the key file ({e.strerror})") from None
-    return _check_length(key, str(path))
+    return check_key_length(key, str(path))
 
 
 def key_from_env(name: str) -> bytes:
@@ -79,7 +79,7 @@ def key_from_env(name: str) -> bytes:
         key = bytes.fromhex(raw.strip())
     except ValueError:
         raise KeyFileError(f"environment variable {name} must hold the key as hexadecimal") from None
-    return _check_length(key, f"environment variable {name}")
+    return check_key_length(key, f"environment variable {name}")
 
 
 def mac_key(key: bytes) -> bytes:

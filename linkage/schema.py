@@ -99,11 +99,11 @@ def _field_problems(f: Field) -> list[str]:
 
 def _default_fields() -> tuple[Field, ...]:
     return (
-        Field("first_name", "name", feature="name", weight=12),
-        Field("last_name", "name", feature="name", weight=12),
-        Field("date_of_birth", "date", weight=14),
+        Field("first_name", "name", feature="name", weight=8),
+        Field("last_name", "name", feature="name", weight=8),
+        Field("date_of_birth", "date", weight=20),
         Field("sex", "sex", weight=8, linkable=False),
-        Field("postcode", "postcode", weight=8),
+        Field("postcode", "postcode", weight=6),
     )
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import polars as pl
 
 from .schema import Field, Schema
@@ -27,7 +28,9 @@ __all__ = [
     "standardise_exact",
     "standardise_text",
     "standardise_frame",
+    "standardise_codes",
     "Standardised",
+    "FieldCodes",
 ]
 
 MISSING = "missing"
@@ -45,15 +48,24 @@ def _blank(e: pl.Expr) -> pl.Expr:
 
 
 def _null_if_empty(s: pl.Expr) -> pl.Expr:
-    return pl.when(s != "").then(s).name.keep()
+    return pl.when(s != "").then(s)
 
 
-def _problem(e: pl.Expr, *checks: tuple[pl.Expr, str]) -> pl.Expr:
+def _problem(raw: pl.Expr, *checks: tuple[pl.Expr, str]) -> pl.Expr:
     """The first failing check's code (``missing`` for a blank value), else null."""
-    out = pl.when(_blank(e)).then(pl.lit(MISSING))
+    out = pl.when(_blank(raw)).then(pl.lit(MISSING))
     for failed, code in checks:
         out = out.when(failed).then(pl.lit(code))
-    return out.otherwise(pl.lit(None, dtype=pl.Utf8)).alias("problem")
+    return out.otherwise(pl.lit(None, dtype=pl.Utf8))
+
+
+# A problem code that still leaves a usable value (a warning, not a failure).
+WARNINGS = frozenset({"not_uk_format"})
+
+
+def _accept(candidate: pl.Expr, problem: pl.Expr) -> pl.Expr:
+    """The candidate where it has no problem or only a warning, else null."""
+    return pl.when(problem.is_null() | problem.is_in(sorted(WARNINGS))).then(candidate)
 
 
 def fold_text(e: pl.Expr) -> pl.Expr:
@@ -62,100 +74,62 @@ def fold_text(e: pl.Expr) -> pl.Expr:
     return e.str.normalize("NFKD").str.replace_all(r"\p{M}+", "").str.to_lowercase()
 
 
-def standardise_name(e: pl.Expr) -> pl.Expr:
-    """Folded name letters only: titles dropped; hyphens, apostrophes and spaces removed.
+# Each kind is a pair: `normalise` (raw -> candidate, the costly part, run once) and `check`
+# (candidate, raw -> problem code). A standardised value is the candidate without a problem.
 
-    ``O'Brien``, ``OBrien`` and ``o brien`` all become ``obrien``; ``Mrs Łukasz`` becomes
-    ``lukasz``. Letters of other scripts are kept (lower-cased).
-    """
+
+def _normalise_name(e: pl.Expr) -> pl.Expr:
     s = fold_text(e).str.replace(rf"^\s*{_TITLES}\.?\s+", "")
-    s = s.str.replace_all(r"[^\p{L}]+", "")
-    return _null_if_empty(s)
+    return _null_if_empty(s.str.replace_all(r"[^\p{L}]+", ""))
 
 
-def name_problem(e: pl.Expr) -> pl.Expr:
-    return _problem(e, (standardise_name(e).is_null(), "no_letters"))
+def _check_name(c: pl.Expr, raw: pl.Expr) -> pl.Expr:
+    return _problem(raw, (c.is_null(), "no_letters"))
 
 
-# Accepted date layouts: (pattern, replacement giving Y-M-D).
+# Accepted date layouts, each rewritten to Y-M-D (the layouts cannot be confused).
 _DATE_LAYOUTS = (
-    (r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$", "${1}-${2}-${3}"),
     (r"^(\d{1,2})/(\d{1,2})/(\d{4})$", "${3}-${2}-${1}"),
     (r"^(\d{4})(\d{2})(\d{2})$", "${1}-${2}-${3}"),
     (r"^(\d{1,2})-(\d{1,2})-(\d{4})$", "${3}-${2}-${1}"),
     (r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$", "${3}-${2}-${1}"),
+    (r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$", "${1}-${2}-${3}"),
 )
 
 
-def _date_parts(e: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+def _normalise_date(e: pl.Expr) -> pl.Expr:
+    """``YYYY-MM-DD`` text from any accepted layout (not yet checked to be a real date)."""
     s = e.str.strip_chars()
-    ymd: pl.Expr = pl.lit(None, dtype=pl.Utf8)
-    for pattern, repl in reversed(_DATE_LAYOUTS):
-        ymd = pl.when(s.str.contains(pattern)).then(s.str.replace(pattern, repl)).otherwise(ymd)
-    parts = ymd.str.split("-")
-    y = parts.list.get(0, null_on_oob=True).cast(pl.Int32)
-    m = parts.list.get(1, null_on_oob=True).cast(pl.Int32)
-    d = parts.list.get(2, null_on_oob=True).cast(pl.Int32)
-    return y, m, d
+    for pattern, repl in _DATE_LAYOUTS:
+        s = s.str.replace(pattern, repl)
+    return s.str.replace(r"-(\d)-", "-0${1}-").str.replace(r"-(\d)$", "-0${1}")
 
 
-def _date_reason(e: pl.Expr, today: dt.date) -> pl.Expr:
-    y, m, d = _date_parts(e)
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    days = (
-        pl.when(m == 2).then(28 + leap.cast(pl.Int32))
-        .when(m.is_in([4, 6, 9, 11])).then(30)
-        .otherwise(31)
-    )
-    stamp = y * 10000 + m * 100 + d
-    today_stamp = today.year * 10000 + today.month * 100 + today.day
+def _check_date(c: pl.Expr, raw: pl.Expr, *, today: dt.date) -> pl.Expr:
+    real = c.str.strptime(pl.Date, "%Y-%m-%d", strict=False).is_not_null()
     return _problem(
-        e,
-        (y.is_null(), "unparseable"),
-        ((m < 1) | (m > 12) | (d < 1) | (d > days), "impossible"),
-        (y < 1900, "before_1900"),
-        (stamp > today_stamp, "future"),
+        raw,
+        (~c.str.contains(r"^\d{4}-\d{2}-\d{2}$"), "unparseable"),
+        (~real, "impossible"),
+        (c < "1900-01-01", "before_1900"),
+        (c > today.isoformat(), "future"),
     )
 
 
-def standardise_date(e: pl.Expr, *, today: dt.date | None = None) -> pl.Expr:
-    """ISO ``YYYY-MM-DD`` from ISO, ``DD/MM/YYYY``, ``YYYYMMDD``, ``DD-MM-YYYY`` or ``DD.MM.YYYY``.
-
-    Impossible dates (31/02), dates in the future or before 1900 become null: never guessed.
-    """
-    today = today or dt.date.today()
-    y, m, d = _date_parts(e)
-    iso = pl.format(
-        "{}-{}-{}", y.cast(pl.Utf8), m.cast(pl.Utf8).str.zfill(2), d.cast(pl.Utf8).str.zfill(2)
-    )
-    return pl.when(_date_reason(e, today).is_null()).then(iso).alias("date")
-
-
-def date_problem(e: pl.Expr, *, today: dt.date | None = None) -> pl.Expr:
-    return _date_reason(e, today or dt.date.today())
-
-
-_SEX_CODES = {
-    "m": "m", "male": "m", "1": "m", "f": "f", "female": "f", "2": "f",
-}
+_SEX_CODES = {"m": "m", "male": "m", "1": "m", "f": "f", "female": "f", "2": "f"}
 _SEX_NOT_KNOWN = ["0", "9", "u", "x", "unknown", "not known", "not specified", "n/k", "nk", "i"]
 
 
-def _sex_key(e: pl.Expr) -> pl.Expr:
-    return e.str.strip_chars().str.to_lowercase()
+def _normalise_sex(e: pl.Expr) -> pl.Expr:
+    key = e.str.strip_chars().str.to_lowercase()
+    return key.replace_strict(list(_SEX_CODES), list(_SEX_CODES.values()), default=None).cast(pl.Utf8)
 
 
-def standardise_sex(e: pl.Expr) -> pl.Expr:
-    """``m`` or ``f`` from M/F, Male/Female, 1/2 (UK data standard); not known becomes null."""
-    codes = _sex_key(e).replace_strict(list(_SEX_CODES), list(_SEX_CODES.values()), default=None)
-    return codes.cast(pl.Utf8)
-
-
-def sex_problem(e: pl.Expr) -> pl.Expr:
+def _check_sex(c: pl.Expr, raw: pl.Expr) -> pl.Expr:
     return _problem(
-        e,
-        (_sex_key(e).is_in(_SEX_NOT_KNOWN), "not_known"),
-        (standardise_sex(e).is_null(), "unrecognised"),
+        raw,
+        (raw.str.strip_chars().str.to_lowercase().is_in(_SEX_NOT_KNOWN), "not_known"),
+        (c.is_null(), "unrecognised"),
     )
 
 
@@ -163,64 +137,143 @@ def sex_problem(e: pl.Expr) -> pl.Expr:
 UK_POSTCODE = r"^(?:[A-Z]{1,2}[0-9][A-Z0-9]?|GIR) ?[0-9][ABD-HJLNP-UW-Z]{2}$"
 
 
-def _postcode_compact(e: pl.Expr) -> pl.Expr:
+def _compact(e: pl.Expr) -> pl.Expr:
     return e.str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
 
 
-def standardise_postcode(e: pl.Expr) -> pl.Expr:
-    """Upper case with one space before the inward code (``sw1a1aa`` -> ``SW1A 1AA``).
-
-    A value that is not a UK postcode is kept as upper-case letters and digits (and counted
-    by :func:`postcode_problem` as ``not_uk_format``).
-    """
-    c = _postcode_compact(e)
+def _normalise_postcode(e: pl.Expr) -> pl.Expr:
+    c = _compact(e)
     spaced = c.str.replace(r"^(.+)(.{3})$", "${1} ${2}")
-    return pl.when(c == "").then(None).when(c.str.contains(UK_POSTCODE)).then(spaced).otherwise(c).alias("postcode")
+    return pl.when(c == "").then(None).when(c.str.contains(UK_POSTCODE)).then(spaced).otherwise(c)
 
 
-def postcode_problem(e: pl.Expr) -> pl.Expr:
-    c = _postcode_compact(e)
-    return _problem(e, (c == "", "no_letters_or_digits"), (~c.str.contains(UK_POSTCODE), "not_uk_format"))
+def _check_postcode(c: pl.Expr, raw: pl.Expr) -> pl.Expr:
+    return _problem(raw, (c.is_null(), "no_letters_or_digits"), (~c.str.contains(UK_POSTCODE), "not_uk_format"))
 
 
-def standardise_exact(e: pl.Expr) -> pl.Expr:
-    """Upper-case letters and digits only (NHS or National Insurance numbers)."""
-    return _null_if_empty(_postcode_compact(fold_text(e)))
+def _normalise_exact(e: pl.Expr) -> pl.Expr:
+    return _null_if_empty(_compact(fold_text(e)))
 
 
-def exact_problem(e: pl.Expr) -> pl.Expr:
-    return _problem(e, (standardise_exact(e).is_null(), "no_letters_or_digits"))
+def _normalise_text(e: pl.Expr) -> pl.Expr:
+    return _null_if_empty(fold_text(e).str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars())
 
 
-def standardise_text(e: pl.Expr) -> pl.Expr:
-    """Folded lower-case letters and digits, single spaces between words."""
-    s = fold_text(e).str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
-    return _null_if_empty(s)
+def _check_nonempty(c: pl.Expr, raw: pl.Expr) -> pl.Expr:
+    return _problem(raw, (c.is_null(), "no_letters_or_digits"))
 
 
-def text_problem(e: pl.Expr) -> pl.Expr:
-    return _problem(e, (standardise_text(e).is_null(), "no_letters_or_digits"))
-
-
-# A problem code that still leaves a usable value (a warning, not a failure).
-WARNINGS = frozenset({"not_uk_format"})
-
-_KINDS: dict[str, tuple[Callable[..., pl.Expr], Callable[..., pl.Expr]]] = {
-    "name": (standardise_name, name_problem),
-    "date": (standardise_date, date_problem),
-    "sex": (standardise_sex, sex_problem),
-    "postcode": (standardise_postcode, postcode_problem),
-    "exact": (standardise_exact, exact_problem),
-    "text": (standardise_text, text_problem),
+_KINDS: dict[str, tuple[Callable[[pl.Expr], pl.Expr], Callable[..., pl.Expr]]] = {
+    "name": (_normalise_name, _check_name),
+    "date": (_normalise_date, _check_date),
+    "sex": (_normalise_sex, _check_sex),
+    "postcode": (_normalise_postcode, _check_postcode),
+    "exact": (_normalise_exact, _check_nonempty),
+    "text": (_normalise_text, _check_nonempty),
 }
 
 
-def field_exprs(f: Field, *, today: dt.date) -> tuple[pl.Expr, pl.Expr]:
-    """The value and problem expressions of one schema field, over its input column."""
-    std, problem = _KINDS[f.kind]
-    col = pl.col(f.source_column).cast(pl.Utf8)
-    kw = {"today": today} if f.kind == "date" else {}
-    return std(col, **kw).alias(f.name), problem(col, **kw).alias(f.name)
+def _standardiser(kind: str, doc: str) -> tuple[Callable[..., pl.Expr], Callable[..., pl.Expr]]:
+    normalise, check = _KINDS[kind]
+
+    def standardise(e: pl.Expr, **kw) -> pl.Expr:
+        c = normalise(e)
+        return _accept(c, check(c, e, **kw))
+
+    def problem(e: pl.Expr, **kw) -> pl.Expr:
+        return check(normalise(e), e, **kw)
+
+    standardise.__name__ = f"standardise_{kind}"
+    standardise.__doc__ = doc
+    problem.__name__ = f"{kind}_problem"
+    problem.__doc__ = f"Reason code of a {kind} value that is missing or fails validation (null when fine)."
+    return standardise, problem
+
+
+standardise_name, name_problem = _standardiser(
+    "name",
+    """Folded name letters only: titles dropped; hyphens, apostrophes and spaces removed.
+
+    ``O'Brien``, ``OBrien`` and ``o brien`` all become ``obrien``; ``Mrs Łukasz`` becomes
+    ``lukasz``. Letters of other scripts are kept (lower-cased).""",
+)
+standardise_date, date_problem = _standardiser(
+    "date",
+    """ISO ``YYYY-MM-DD`` from ISO, ``DD/MM/YYYY``, ``YYYYMMDD``, ``DD-MM-YYYY`` or ``DD.MM.YYYY``.
+
+    Impossible dates (31/02), dates in the future or before 1900 become null: never guessed.
+    Pass ``today=`` to fix what counts as the future.""",
+)
+standardise_sex, sex_problem = _standardiser(
+    "sex", "``m`` or ``f`` from M/F, Male/Female, 1/2 (UK data standard); not known becomes null."
+)
+standardise_postcode, postcode_problem = _standardiser(
+    "postcode",
+    """Upper case with one space before the inward code (``sw1a1aa`` -> ``SW1A 1AA``).
+
+    A value that is not a UK postcode is kept as upper-case letters and digits, with the
+    warning ``not_uk_format``.""",
+)
+standardise_exact, exact_problem = _standardiser(
+    "exact", "Upper-case letters and digits only (NHS or National Insurance numbers)."
+)
+standardise_text, text_problem = _standardiser(
+    "text", "Folded lower-case letters and digits, single spaces between words."
+)
+
+
+def _kind_kwargs(f: Field, today: dt.date | None) -> dict:
+    return {"today": today or dt.date.today()} if f.kind == "date" else {}
+
+
+@dataclass(frozen=True)
+class FieldCodes:
+    """One field of an extract as codes, so each distinct value is standardised once.
+
+    ``values`` holds the distinct standardised values (sorted, no nulls); ``index`` gives each
+    record's position in ``values``, or ``len(values)`` when its value is missing or invalid;
+    ``problem`` gives each record's position in ``problem_names``, or -1 when it has none.
+    """
+
+    values: pl.Series
+    index: np.ndarray
+    problem_names: list[str]
+    problem: np.ndarray
+
+    @property
+    def present(self) -> np.ndarray:
+        return self.index < self.values.len()
+
+    def problem_counts(self, mask: np.ndarray | None = None) -> dict[str, int]:
+        """Records per problem code, over the records selected by ``mask``."""
+        codes = self.problem if mask is None else self.problem[mask]
+        counts = np.bincount(codes[codes >= 0], minlength=len(self.problem_names))
+        pairs = sorted(zip(self.problem_names, counts.tolist()), key=lambda kv: -kv[1])
+        return {name: n for name, n in pairs if n}
+
+    def standardised(self) -> pl.Series:
+        """Each record's standardised value (null where missing or invalid)."""
+        return pl.concat([self.values, pl.Series([None], dtype=pl.Utf8)]).gather(self.index)
+
+
+def standardise_codes(raw: pl.Series, field: Field, *, today: dt.date | None = None) -> FieldCodes:
+    """Standardise one column as :class:`FieldCodes`: distinct raw values are standardised once."""
+    frame = pl.DataFrame({"raw": raw.cast(pl.Utf8)})
+    distinct = frame.unique().with_row_index("k")
+    raw_index = frame.join(distinct, on="raw", how="left", maintain_order="left", nulls_equal=True)["k"].to_numpy()
+    normalise, check = _KINDS[field.kind]
+    cand = distinct.select(pl.col("raw"), normalise(pl.col("raw")).alias("c"))
+    problem = check(pl.col("c"), pl.col("raw"), **_kind_kwargs(field, today))
+    std = cand.select(_accept(pl.col("c"), problem).alias("v"), problem.alias("p"))
+    values = std["v"].drop_nulls().unique().sort()
+    # Position of each distinct raw value's standardised value in `values` (len for null).
+    lookup = pl.DataFrame({"v": values}).with_row_index("i")
+    std_index = std.join(lookup, on="v", how="left", maintain_order="left")["i"].fill_null(values.len()).to_numpy()
+    names = sorted(std["p"].drop_nulls().unique().to_list())
+    code = {n: c for c, n in enumerate(names)}
+    prob = std["p"].replace_strict(code, default=-1, return_dtype=pl.Int32).to_numpy()
+    return FieldCodes(values=values, index=std_index[raw_index].astype(np.int64), problem_names=names,
+                      problem=prob[raw_index])
 
 
 @dataclass(frozen=True)
@@ -231,11 +284,21 @@ class Standardised:
     problems: pl.DataFrame
 
 
+def standardise_record_ids(raw: pl.Series) -> pl.Series:
+    """Record ids with surrounding spaces removed; blank ids become null."""
+    rid = raw.cast(pl.Utf8).str.strip_chars()
+    return rid.set(rid == "", None).alias("record_id")
+
+
 def standardise_frame(df: pl.DataFrame, schema: Schema, *, today: dt.date | None = None) -> Standardised:
     """Standardise every field of ``df`` as the schema says; counts nothing, drops nothing."""
     today = today or dt.date.today()
-    pairs = [field_exprs(f, today=today) for f in schema.fields]
-    rid = pl.col("record_id").cast(pl.Utf8).str.strip_chars()
-    values = df.select(pl.when(rid == "").then(None).otherwise(rid).alias("record_id"), *(v for v, _ in pairs))
-    problems = df.select(*(p for _, p in pairs))
+    codes = [standardise_codes(df[f.source_column], f, today=today) for f in schema.fields]
+    values = pl.DataFrame([standardise_record_ids(df["record_id"])]
+                          + [c.standardised().alias(f.name) for f, c in zip(schema.fields, codes)])
+    problems = pl.DataFrame([
+        pl.concat([pl.Series(c.problem_names, dtype=pl.Utf8), pl.Series([None], dtype=pl.Utf8)])
+        .gather(np.where(c.problem < 0, len(c.problem_names), c.problem)).alias(f.name)
+        for f, c in zip(schema.fields, codes)
+    ])
     return Standardised(values, problems)

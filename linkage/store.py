@@ -28,7 +28,10 @@ from .encode import Counts, Encoded
 from .errors import IntegrityError, InputError, SchemaError
 from .schema import Schema
 
-__all__ = ["write_encoded", "read_encoded", "manifest_path", "FORMAT_VERSION", "atomic_path", "file_sha256"]
+__all__ = [
+    "write_encoded", "read_encoded", "manifest_path", "FORMAT_VERSION", "atomic_path", "file_sha256",
+    "write_links", "read_links", "read_summary", "summary_path",
+]
 
 FORMAT_VERSION = 1
 _META_KEY = b"linkage"
@@ -178,3 +181,53 @@ def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
         provider=meta.get("provider"),
         created=meta.get("created"),
     )
+
+
+def summary_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".summary.json")
+
+
+def write_links(links: pl.DataFrame, path: str | Path, *, summary: dict[str, Any] | None = None,
+                force: bool = False) -> Path:
+    """Write a link table (``.csv`` or ``.parquet``) and its summary JSON beside it, atomically."""
+    path = Path(path)
+    spath = summary_path(path)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(f"{path}: the link table must end in .csv or .parquet")
+    if not force:
+        for p in (path, spath):
+            if p.exists():
+                raise InputError(f"{p}: already exists; use --force to replace it")
+    if not path.parent.is_dir():
+        raise InputError(f"{path.parent}: output folder does not exist")
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".csv":
+            links.write_csv(tmp, float_precision=6)
+        else:
+            links.write_parquet(tmp)
+        with atomic_path(spath) as stmp:
+            stmp.write_text(json.dumps(summary or {}, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def read_links(path: str | Path) -> pl.DataFrame:
+    """Read a link table written by `linkage link` (CSV or Parquet)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pl.read_parquet(path)
+        return pl.read_csv(path, schema_overrides={"id_a": pl.Utf8, "id_b": pl.Utf8})
+    except Exception:
+        raise InputError(f"{path}: not a readable link table (CSV or Parquet)") from None
+
+
+def read_summary(path: str | Path) -> dict[str, Any] | None:
+    """The summary stored beside a link table, if there is one."""
+    spath = summary_path(path)
+    try:
+        return json.loads(spath.read_text())
+    except (OSError, ValueError):
+        return None

@@ -15,21 +15,36 @@ comparable tokens, so swapped names still agree.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import polars as pl
 
 from .schema import Field
 
-__all__ = ["field_tokens", "qgrams", "SEP"]
+__all__ = ["FieldTokens", "field_tokens", "qgrams", "SEP"]
 
 SEP = "\x1f"  # cannot occur in a standardised value
 PAD = "_"
 
 
+@dataclass(frozen=True)
+class FieldTokens:
+    """Distinct tagged ``tokens`` of a field, and (``value``, ``tok``) index pairs linking them."""
+
+    tokens: pl.Series
+    value: np.ndarray
+    tok: np.ndarray
+
+
+def _indexed(values: pl.Series) -> pl.DataFrame:
+    return pl.DataFrame({"value": pl.int_range(values.len(), dtype=pl.UInt32, eager=True), "s": values})
+
+
 def qgrams(values: pl.Series, q: int) -> pl.DataFrame:
     """Padded q-grams of each value: columns ``value`` (row index into ``values``), ``gram``."""
     pad = PAD * (q - 1)
-    frame = pl.DataFrame({"value": pl.int_range(values.len(), dtype=pl.UInt32, eager=True), "s": values})
-    chars = frame.select(
+    chars = _indexed(values).select(
         "value", pl.concat_str(pl.lit(pad), pl.col("s"), pl.lit(pad)).str.split("").alias("c")
     ).explode("c")
     if q == 1:
@@ -39,46 +54,44 @@ def qgrams(values: pl.Series, q: int) -> pl.DataFrame:
     return chars.select("value", gram.alias("gram"), same.alias("keep")).filter("keep").drop("keep")
 
 
-def _tagged(frame: pl.DataFrame, feature: str, tag: str, col: str = "gram") -> pl.DataFrame:
-    return frame.select("value", (pl.lit(f"{feature}{SEP}{tag}{SEP}") + pl.col(col)).alias("token"))
-
-
-def _date_tokens(values: pl.Series, field: Field) -> list[pl.DataFrame]:
-    f = field.token_feature
-    frame = pl.DataFrame({"value": pl.int_range(values.len(), dtype=pl.UInt32, eager=True), "s": values})
-    y, m, d = pl.col("s").str.slice(0, 4), pl.col("s").str.slice(5, 2), pl.col("s").str.slice(8, 2)
-    parts = frame.select("value", y.alias("y"), m.alias("m"), d.alias("d"))
-    out = [_tagged(parts, f, tag, tag) for tag in ("y", "m", "d")]
-    if field.swap_day_month:
-        lo = pl.min_horizontal("m", "d")
-        hi = pl.max_horizontal("m", "d")
-        out.append(_tagged(parts.with_columns(md=lo + "/" + hi), f, "md", "md"))
-    return out
-
-
-def _postcode_tokens(values: pl.Series, field: Field) -> list[pl.DataFrame]:
-    f = field.token_feature
-    compact = values.str.replace_all(" ", "")
-    out = [_tagged(qgrams(compact, field.q), f, f"q{field.q}")]
-    frame = pl.DataFrame({"value": pl.int_range(values.len(), dtype=pl.UInt32, eager=True), "s": values})
-    uk = frame.filter(pl.col("s").str.contains(" "))
-    outward = pl.col("s").str.split(" ").list.first()
-    sector = outward + " " + pl.col("s").str.split(" ").list.last().str.slice(0, 1)
-    out.append(_tagged(uk.with_columns(o=outward), f, "out", "o"))
-    out.append(_tagged(uk.with_columns(sec=sector), f, "sec", "sec"))
-    return out
-
-
-def field_tokens(values: pl.Series, field: Field) -> pl.DataFrame:
-    """Tokens of distinct standardised values (no nulls): columns ``value`` (index), ``token``."""
-    f = field.token_feature
+def _parts(values: pl.Series, field: Field) -> list[tuple[str, pl.DataFrame]]:
+    """(tag, frame of ``value``, ``gram``) for each kind of token the field yields."""
     if field.kind in ("name", "text"):
-        parts = [_tagged(qgrams(values, field.q), f, f"q{field.q}")]
-    elif field.kind == "date":
-        parts = _date_tokens(values, field)
-    elif field.kind == "postcode":
-        parts = _postcode_tokens(values, field)
-    else:  # sex, exact: the whole value
-        frame = pl.DataFrame({"value": pl.int_range(values.len(), dtype=pl.UInt32, eager=True), "s": values})
-        parts = [_tagged(frame, f, "v", "s")]
-    return pl.concat(parts).unique(maintain_order=True)
+        return [(f"q{field.q}", qgrams(values, field.q))]
+    frame = _indexed(values)
+    if field.kind == "date":
+        s = pl.col("s")
+        parts = [(tag, frame.select("value", s.str.slice(start, n).alias("gram")))
+                 for tag, start, n in (("y", 0, 4), ("m", 5, 2), ("d", 8, 2))]
+        if field.swap_day_month:
+            m, d = s.str.slice(5, 2), s.str.slice(8, 2)
+            md = pl.min_horizontal(m, d) + "/" + pl.max_horizontal(m, d)
+            parts.append(("md", frame.select("value", md.alias("gram"))))
+        return parts
+    if field.kind == "postcode":
+        parts = [(f"q{field.q}", qgrams(values.str.replace_all(" ", ""), field.q))]
+        uk = frame.filter(pl.col("s").str.contains(" "))
+        halves = pl.col("s").str.split(" ")
+        parts.append(("out", uk.select("value", halves.list.first().alias("gram"))))
+        sector = halves.list.first() + " " + halves.list.last().str.slice(0, 1)
+        parts.append(("sec", uk.select("value", sector.alias("gram"))))
+        return parts
+    return [("v", frame.select("value", pl.col("s").alias("gram")))]  # sex, exact: whole value
+
+
+def field_tokens(values: pl.Series, field: Field) -> FieldTokens:
+    """Tokens of distinct standardised values (no nulls), each distinct token listed once."""
+    tokens, value, tok = [], [], []
+    offset = 0
+    for tag, frame in _parts(values, field):
+        grams = frame["gram"].unique().sort()
+        codes = frame["gram"].cast(pl.Enum(grams)).to_physical().to_numpy().astype(np.int64)
+        tokens.append(f"{field.token_feature}{SEP}{tag}{SEP}" + grams)
+        value.append(frame["value"].to_numpy())
+        tok.append(codes + offset)
+        offset += grams.len()
+    return FieldTokens(
+        tokens=pl.concat(tokens) if tokens else pl.Series([], dtype=pl.Utf8),
+        value=np.concatenate(value) if value else np.empty(0, np.uint32),
+        tok=np.concatenate(tok) if tok else np.empty(0, np.int64),
+    )
