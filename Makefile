@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
+PEERS := $(VENV)/.installed-peers
 
 .PHONY: install demo test bench clean
 
@@ -12,6 +13,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(PEERS): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,peers]'
+	touch $(PEERS)
+
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -20,8 +25,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
-	$(PY) -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,mean,max,rounds -s
+bench: $(PEERS)
+	$(PY) -m pytest benchmarks -q -p no:randomly --benchmark-only --benchmark-columns=min,mean,max,rounds -s
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .benchmarks

@@ -11,11 +11,7 @@ from .encode import Counts, Encoded, encode_frame
 from .errors import InputError, IntegrityError, KeyFileError, LinkageError, SchemaError
 from .evaluate import Evaluation, evaluate
 from .keys import generate_key, key_check_value, read_key, write_key
-try:  # TEMP-THRESHOLD
-    from .link import LinkResult, link
-    from .threshold import ThresholdFit, estimate_threshold
-except ImportError:  # TEMP-THRESHOLD
-    pass
+from .link import LinkResult, link
 from .plots import plot_evaluation
 from .schema import Field, Schema
 from .score import dice_pairs
@@ -23,6 +19,7 @@ from .solve import solve_one_to_one
 from .standardise import standardise_frame
 from .store import read_encoded, read_links, write_encoded, write_links
 from .synth import synth_families
+from .threshold import ThresholdFit, estimate_threshold
 
 __all__ = [
     "Counts",

@@ -139,7 +139,8 @@ def encode(input_path: Path, key_file: Path | None, key_env: str | None, out: Pa
         click.echo("field values left out of the encoding (the rows are kept), by reason:")
         for line in problems:
             click.echo(f"  {line}")
-    click.echo(f"wrote {out} and {out.name}.manifest.json ({schema.filter_length}-bit filters, key check {enc.key_check})")
+    click.echo(f"wrote {out} and {out.name}.manifest.json ({schema.filter_length}-bit filters, {enc.kernel} kernel, "
+               f"key check {enc.key_check})")
     click.echo(f"rejects: {rejects_path} ({enc.counts.rejected:,} rows; keep it with the provider, do not send it)")
 
 

@@ -24,6 +24,7 @@ from .errors import InputError
 from .keys import check_key_length, key_check_value, mac_key
 from .progress import progress
 from .schema import Schema
+from .score import resolve_kernel
 from .standardise import MISSING, WARNINGS, standardise_codes, standardise_record_ids
 from .tokens import field_tokens
 
@@ -73,6 +74,7 @@ class Encoded:
     rejects: pl.DataFrame | None = None
     provider: str | None = None
     created: str | None = None
+    kernel: str | None = None
 
     def __len__(self) -> int:
         return self.clks.shape[0]
@@ -80,9 +82,9 @@ class Encoded:
     @property
     def frame(self) -> pl.DataFrame:
         """``record_id`` and ``clk`` (binary) as a polars frame."""
-        nbytes = self.clks.shape[1]
-        clk = pl.Series("clk", [self.clks[i].tobytes() for i in range(len(self))], dtype=pl.Binary)
-        return pl.DataFrame({"record_id": self.record_ids, "clk": clk}) if nbytes else pl.DataFrame()
+        from .store import clk_array
+
+        return pl.DataFrame({"record_id": self.record_ids, "clk": pl.from_arrow(clk_array(self.clks)).cast(pl.Binary)})
 
     def popcounts(self) -> np.ndarray:
         """Bits set per filter."""
@@ -113,13 +115,19 @@ def token_filters(positions: np.ndarray, L: int) -> np.ndarray:
     return np.packbits(bits, axis=1)
 
 
-def value_filters(value: np.ndarray, tok: np.ndarray, tok_filters: np.ndarray, n_values: int) -> np.ndarray:
+def value_filters(value: np.ndarray, tok: np.ndarray, tok_filters: np.ndarray, n_values: int, *,
+                  kernel: str = "numpy") -> np.ndarray:
     """Filter of each distinct value: the OR of its tokens' filters. Last row (missing) is zero.
 
     ``value`` and ``tok`` list (value index, token index) pairs; ``tok_filters`` is packed, in
     any unsigned integer word size.
     """
     out = np.zeros((n_values + 1, tok_filters.shape[1]), dtype=tok_filters.dtype)
+    if kernel == "numba":
+        from .kernels import or_pairs
+
+        or_pairs(value.astype(np.int64), tok.astype(np.int64), tok_filters, out)
+        return out
     order = np.argsort(value, kind="stable")
     value, tok = value[order], tok[order]
     for lo in range(0, len(value), _CHUNK * 8):
@@ -127,6 +135,29 @@ def value_filters(value: np.ndarray, tok: np.ndarray, tok_filters: np.ndarray, n
         v = value[lo:hi]
         starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
         out[v[starts]] |= np.bitwise_or.reduceat(tok_filters[tok[lo:hi]], starts, axis=0)
+    return out
+
+
+def record_filters(tables: list[np.ndarray], indices: list[np.ndarray], *, kernel: str = "numpy",
+                   quiet: bool = True) -> np.ndarray:
+    """Each record's filter: the OR over fields of ``tables[f][indices[f][record]]``."""
+    n = len(indices[0]) if indices else 0
+    out = np.zeros((n, tables[0].shape[1]), dtype=tables[0].dtype)
+    if kernel == "numba":
+        from .kernels import or_rows
+
+        offsets = np.cumsum([0] + [len(t) for t in tables[:-1]])
+        stacked = np.concatenate(tables)
+        index = np.stack([idx + off for idx, off in zip(indices, offsets)], axis=1).astype(np.int64)
+    with progress(total=n, desc="encoding", quiet=quiet) as bar:
+        for start in range(0, n, _RECORD_CHUNK):
+            stop = min(start + _RECORD_CHUNK, n)
+            if kernel == "numba":
+                or_rows(stacked, index[start:stop], out[start:stop])
+            else:
+                for table, idx in zip(tables, indices):
+                    out[start:stop] |= table[idx[start:stop]]
+            bar.update(stop - start)
     return out
 
 
@@ -155,13 +186,15 @@ def encode_frame(
     key: bytes,
     opt_out: Iterable[str] | None = None,
     today: dt.date | None = None,
+    kernel: str = "auto",
     quiet: bool = True,
 ) -> Encoded:
     """Standardise and encode an extract into keyed Bloom filters.
 
     Rows whose ``record_id`` is in ``opt_out`` are left out before anything else is done with
     them. Rows without a ``record_id``, with a duplicated one, or with fewer than
-    ``schema.min_fields`` usable linkable fields are rejected with a reason code.
+    ``schema.min_fields`` usable linkable fields are rejected with a reason code. ``kernel``
+    (``auto``, ``numba`` or ``numpy``) only changes the speed, never the filters.
     """
     schema = schema or Schema.default()
     check_key_length(key, "key")
@@ -202,21 +235,15 @@ def encode_frame(
     all_tokens = pl.concat([t.tokens for t in toks]).unique().sort()
     positions = hash_tokens(all_tokens.to_list(), key, k=max(f.weight for f in schema.fields), filter_length=L)
 
+    kernel = resolve_kernel(kernel)
     word = np.uint64 if (L // 8) % 8 == 0 else np.uint8
-    clks = np.zeros((n_good, L // 8), dtype=np.uint8)
-    wide = clks.view(word)
     tables, indices = [], []
     for f, c, t in zip(schema.fields, codes, toks):
         global_tok = np.searchsorted(all_tokens.to_numpy(), t.tokens.to_numpy())
         tf = token_filters(positions[global_tok, : f.weight], L).view(word)
-        tables.append(value_filters(t.value, t.tok, tf, c.values.len()))
+        tables.append(value_filters(t.value, t.tok, tf, c.values.len(), kernel=kernel))
         indices.append(c.index[good])
-    with progress(total=n_good, desc="encoding", quiet=quiet) as bar:
-        for start in range(0, n_good, _RECORD_CHUNK):
-            stop = min(start + _RECORD_CHUNK, n_good)
-            for table, idx in zip(tables, indices):
-                wide[start:stop] |= table[idx[start:stop]]
-            bar.update(stop - start)
+    clks = record_filters(tables, indices, kernel=kernel, quiet=quiet).view(np.uint8)
 
     counts = Counts(rows_in=n_in, encoded=n_good, rejected=int(bad.sum()), opted_out=int(is_opted.sum()))
     return Encoded(
@@ -227,6 +254,7 @@ def encode_frame(
         counts=counts,
         field_issues={f.name: c.problem_counts() for f, c in zip(schema.fields, codes)},
         rejects=rejects,
+        kernel=kernel,
     )
 
 

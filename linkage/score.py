@@ -70,28 +70,29 @@ def dice_reference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _dice(bits_a @ bits_b.T, bits_a.sum(1), bits_b.sum(1))
 
 
-def _numpy_tile(bits_a: np.ndarray, bits_b: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
-    # 0/1 values in float32: every intersection count is an exact integer (< 2**24).
-    return _dice(bits_a @ bits_b.T, pa, pb)
-
-
-KERNELS = ("numpy",)
+KERNELS = ("numba", "numpy")
+TOP_K = 3
 
 
 def resolve_kernel(kernel: str = "auto") -> str:
-    """The kernel to run: ``auto`` picks the fastest available, and says so."""
+    """The kernel to run: ``auto`` picks numba when it can be imported, else numpy."""
+    from . import kernels
+
     if kernel == "auto":
-        return "numpy"
+        return "numba" if kernels.available() else "numpy"
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be 'auto' or one of {', '.join(KERNELS)}")
+    if kernel == "numba" and not kernels.available():
+        raise RuntimeError(f"the numba kernel cannot run here ({kernels.NUMBA_ERROR})")
     return kernel
 
 
-def _unpack(x: np.ndarray) -> np.ndarray:
-    return np.unpackbits(x, axis=1).astype(np.float32)
-
-
-TOP_K = 3
+def as_words(x: np.ndarray) -> np.ndarray:
+    """Packed filters as uint64 words, zero-padded to a whole number of words."""
+    pad = -x.shape[1] % 8
+    if pad:
+        x = np.concatenate([x, np.zeros((len(x), pad), dtype=np.uint8)], axis=1)
+    return np.ascontiguousarray(x).view(np.uint64)
 
 
 def _merge_top(best: np.ndarray, tile: np.ndarray) -> None:
@@ -103,16 +104,59 @@ def _merge_top(best: np.ndarray, tile: np.ndarray) -> None:
     best[:] = both[:, ::-1][:, :k]
 
 
+class _NumpyTiles:
+    """Reference tiles: bits unpacked to float32 and multiplied (exact counts below 2**24)."""
+
+    rows, cols = 2048, 2048
+
+    def __init__(self, a: np.ndarray, b: np.ndarray) -> None:
+        self.a, self.b = a, b
+        self.cache_b = np.unpackbits(b, axis=1).astype(np.float32) if b.size * 32 <= 512 << 20 else None
+
+    def __call__(self, i0, i1, j0, j1, pa, pb, threshold, best):
+        bits_a = np.unpackbits(self.a[i0:i1], axis=1).astype(np.float32)
+        bits_b = self.cache_b[j0:j1] if self.cache_b is not None else np.unpackbits(self.b[j0:j1], axis=1).astype(np.float32)
+        s = _dice(bits_a @ bits_b.T, pa, pb)
+        _merge_top(best, s)
+        ii, jj = np.nonzero(s >= threshold)
+        return ii, jj, s[ii, jj]
+
+
+class _NumbaTiles:
+    """Compiled tiles over 64-bit words, parallel over A rows; kept pairs land in row buffers."""
+
+    rows, cols = 1024, 4096
+
+    def __init__(self, a: np.ndarray, b: np.ndarray) -> None:
+        self.a, self.b = as_words(a), as_words(b)
+        cols = min(self.cols, len(b))
+        self.out_j = np.empty((self.rows, cols), dtype=np.int64)
+        self.out_s = np.empty((self.rows, cols), dtype=np.float64)
+        self.out_n = np.zeros(self.rows, dtype=np.int64)
+
+    def __call__(self, i0, i1, j0, j1, pa, pb, threshold, best):
+        from .kernels import dice_tile
+
+        n = i1 - i0
+        dice_tile(self.a[i0:i1], self.b[j0:j1], pa, pb, threshold, best, self.out_j, self.out_s, self.out_n)
+        counts = self.out_n[:n]
+        rows = np.repeat(np.arange(n), counts)
+        pos = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return rows, self.out_j[rows, pos], self.out_s[rows, pos]
+
+
 def dice_pairs(
     a: np.ndarray,
     b: np.ndarray,
     *,
     threshold: float,
-    tile: int = 2048,
-    kernel: str = "numpy",
+    kernel: str = "auto",
     quiet: bool = True,
 ) -> Scores:
-    """Pairs of A and B rows with Dice >= ``threshold``, plus each A row's best ``TOP_K`` scores."""
+    """Pairs of A and B rows with Dice >= ``threshold``, plus each A row's best ``TOP_K`` scores.
+
+    Every kernel returns exactly the same pairs and scores, sorted by ``(i, j)``.
+    """
     kernel = resolve_kernel(kernel)
     if a.shape[1] != b.shape[1]:
         raise ValueError("filters of A and B differ in length")
@@ -120,22 +164,17 @@ def dice_pairs(
     pa, pb = popcounts(a), popcounts(b)
     best = np.zeros((na, TOP_K), dtype=np.float64)
     keep_i, keep_j, keep_s = [], [], []
-    cache_b = nb * a.shape[1] * 8 * 4 <= 512 << 20
-    bits_b_all = _unpack(b) if cache_b else None
+    tiles = (_NumbaTiles if kernel == "numba" else _NumpyTiles)(a, b)
     with progress(total=na, desc="scoring", quiet=quiet) as bar:
-        for i0 in range(0, na, tile):
-            i1 = min(i0 + tile, na)
-            bits_a = _unpack(a[i0:i1])
-            for j0 in range(0, nb, tile):
-                j1 = min(j0 + tile, nb)
-                bits_b = bits_b_all[j0:j1] if cache_b else _unpack(b[j0:j1])
-                s = _numpy_tile(bits_a, bits_b, pa[i0:i1], pb[j0:j1])
-                _merge_top(best[i0:i1], s)
-                ii, jj = np.nonzero(s >= threshold)
+        for i0 in range(0, na, tiles.rows):
+            i1 = min(i0 + tiles.rows, na)
+            for j0 in range(0, nb, tiles.cols):
+                j1 = min(j0 + tiles.cols, nb)
+                ii, jj, ss = tiles(i0, i1, j0, j1, pa[i0:i1], pb[j0:j1], threshold, best[i0:i1])
                 if len(ii):
                     keep_i.append(ii + i0)
                     keep_j.append(jj + j0)
-                    keep_s.append(s[ii, jj])
+                    keep_s.append(ss)
             bar.update(i1 - i0)
     if keep_i:
         i, j, sc = np.concatenate(keep_i), np.concatenate(keep_j), np.concatenate(keep_s)

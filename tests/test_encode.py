@@ -125,3 +125,18 @@ def test_field_length_not_multiple_of_64(people, key):
     enc = lk.encode_frame(people, s, key=key)
     assert enc.clks.shape == (6, 25)
     assert np.unpackbits(enc.clks, axis=1).sum(axis=1).min() > 10
+
+
+@pytest.mark.parametrize("length", [1024, 512, 200, 64])
+def test_encoding_kernels_give_identical_filters(length, key):
+    from linkage.kernels import available
+
+    if not available():
+        pytest.skip("numba not importable here")
+    data = lk.synth_families(300, seed=11)
+    schema = lk.Schema(filter_length=length)
+    ref = lk.encode_frame(data.b, schema, key=key, kernel="numpy")
+    fast = lk.encode_frame(data.b, schema, key=key, kernel="numba")
+    assert ref.kernel == "numpy" and fast.kernel == "numba"
+    assert np.array_equal(ref.clks, fast.clks)
+    assert ref.record_ids.to_list() == fast.record_ids.to_list()

@@ -1,0 +1,50 @@
+"""Encoding speed and peak memory: 1,000,000 synthetic records (issue 2's benchmark).
+
+Run with `make bench` (or `pytest benchmarks/bench_encode.py --benchmark-only -s`).
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import linkage as lk
+
+N = 1_000_000
+
+
+@pytest.mark.parametrize("kernel", ["numba", "numpy"])
+def test_encode_1m(benchmark, families_1m, key, kernel):
+    df = families_1m.a
+    lk.encode_frame(df.head(1000), key=key, kernel=kernel)  # compile / warm up
+    enc = benchmark.pedantic(lk.encode_frame, args=(df,), kwargs={"key": key, "kernel": kernel},
+                             rounds=3, iterations=1)
+    rate = N / benchmark.stats.stats.min
+    benchmark.extra_info.update({"records": N, "records_per_s": round(rate), "kernel": kernel})
+    print(f"\nencode {N:,} records, {kernel} kernel: best {benchmark.stats.stats.min:.2f} s = {rate:,.0f} records/s; "
+          f"{enc.counts.line()}")
+    assert enc.counts.rows_in == N
+
+
+def test_encode_1m_peak_memory(tmp_path, families_1m):
+    """Peak resident memory of `linkage encode` on the 1M-record extract, in a fresh process."""
+    src = tmp_path / "a.parquet"
+    families_1m.a.write_parquet(src)
+    lk.write_key(tmp_path / "k.key")
+    code = textwrap.dedent(f"""
+        import json, resource, sys
+        import polars as pl
+        import linkage as lk
+        df = pl.read_parquet({str(src)!r})
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        enc = lk.encode_frame(df, key=lk.read_key({str(tmp_path / 'k.key')!r}))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({{"before_mib": before / 1024, "peak_mib": peak / 1024}}))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    mem = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"\nencode {N:,} records: peak RSS {mem['peak_mib']:.0f} MiB "
+          f"({mem['before_mib']:.0f} MiB held before encoding: interpreter, libraries and the input frame)")
+    assert mem["peak_mib"] < 8 * 1024

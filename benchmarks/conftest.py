@@ -1,0 +1,28 @@
+"""Shared data for the benchmarks: seeded synthetic families, generated once per session."""
+
+import os
+import platform
+
+import pytest
+
+import linkage as lk
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+@pytest.fixture(scope="session")
+def families_1m():
+    return lk.synth_families(1_000_000, seed=1)
+
+
+@pytest.fixture(scope="session")
+def key():
+    return lk.generate_key()
+
+
+def pytest_report_header(config):
+    from linkage.kernels import available
+
+    return f"linkage benchmarks on {machine()}; numba kernels {'available' if available() else 'NOT available'}"

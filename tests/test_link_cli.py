@@ -1,0 +1,174 @@
+"""The linkage unit's and researcher's command line: link, evaluate, demo; every bad input."""
+
+import json
+import shutil
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from conftest import raw_values
+
+import linkage as lk
+from linkage.cli import cli
+
+SMALL = 400
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def assert_user_error(result, *fragments):
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("linkage: error: "), result.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory):
+    """Two providers' encoded files, made through the CLI from synthetic families."""
+    d = tmp_path_factory.mktemp("enc")
+    data = lk.synth_families(SMALL, seed=3)
+    data.a.write_csv(d / "a.csv")
+    data.b.write_csv(d / "b.csv")
+    data.truth.write_csv(d / "truth.csv")
+    lk.write_key(d / "shared.key")
+    for name in ("a", "b"):
+        r = run("encode", d / f"{name}.csv", "--key-file", d / "shared.key", "--out", d / f"{name}.enc.parquet", "-q")
+        assert r.exit_code == 0, r.output
+    return d, data
+
+
+def test_link_writes_pseudonymous_links_and_summary(tmp_path, encoded):
+    d, data = encoded
+    out = tmp_path / "links.csv"
+    r = run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "-q")
+    assert r.exit_code == 0, r.output
+    assert "kernel" in r.stdout and "estimated from the data" in r.stdout and "estimated precision" in r.stdout
+    links = pl.read_csv(out, infer_schema=False)
+    assert links.columns == ["id_a", "id_b", "score", "band"]
+    assert set(links["band"].to_list()) <= {"match", "possible"}
+    assert links["id_a"].is_unique().all() and links["id_b"].is_unique().all()
+    summary = json.loads((tmp_path / "links.csv.summary.json").read_text())
+    assert summary["threshold_source"] == "estimated" and 0 < summary["threshold"] <= 1
+    assert {"precision", "recall", "f1"} <= set(summary["estimated"])
+    # Only pseudonymous ids, scores and bands: no identifier of either side anywhere.
+    text = out.read_text() + json.dumps(summary) + r.output
+    assert not [v for v in raw_values(data.a) | raw_values(data.b) if v in text]
+    assert (d / "shared.key").read_bytes().hex() not in text
+
+
+def test_link_threshold_override_min_score_and_parquet(tmp_path, encoded):
+    d, _ = encoded
+    out = tmp_path / "links.parquet"
+    r = run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "--threshold", "0.8",
+            "--review-width", "0.1", "--min-score", "0.3", "--kernel", "numpy", "-q")
+    assert r.exit_code == 0, r.output
+    assert "threshold 0.800 (given)" in r.stdout and "numpy kernel" in r.stdout
+    links = pl.read_parquet(out)
+    match = links.filter(pl.col("band") == "match")["score"]
+    possible = links.filter(pl.col("band") == "possible")["score"]
+    below = links.filter(pl.col("band") == "below")["score"]
+    assert match.min() >= 0.8 and possible.max() < 0.8 and possible.min() >= 0.7 - 1e-9
+    assert below.max() < 0.7 and below.min() >= 0.3
+
+
+def test_same_result_with_either_kernel(encoded):
+    d, _ = encoded
+    a, b = lk.read_encoded(d / "a.enc.parquet"), lk.read_encoded(d / "b.enc.parquet")
+    r1 = lk.link(a, b, kernel="numpy")
+    r2 = lk.link(a, b, kernel="auto")
+    assert r1.threshold == r2.threshold
+    assert r1.links.equals(r2.links)
+
+
+def test_evaluate_prints_quality_and_plots(tmp_path, encoded):
+    d, _ = encoded
+    out = tmp_path / "links.csv"
+    assert run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "--min-score", "0.3", "-q").exit_code == 0
+    r = run("evaluate", out, "--truth", d / "truth.csv", "--plot", tmp_path / "q.png")
+    assert r.exit_code == 0, r.output
+    for word in ("precision", "recall", "F1", "estimated at link time", "best threshold in hindsight"):
+        assert word in r.stdout
+    assert (tmp_path / "q.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _copy(src, dst):
+    shutil.copy(src, dst)
+    shutil.copy(src.with_name(src.name + ".manifest.json"), dst.with_name(dst.name + ".manifest.json"))
+    return dst
+
+
+@pytest.mark.parametrize(
+    "case, fragments",
+    [
+        ("not_encoded", ["manifest", "missing"]),
+        ("not_encoded_with_manifest", ["not a Parquet file"]),
+        ("truncated", ["size differs"]),
+        ("altered", ["SHA-256 differs"]),
+        ("other_key", ["different keys"]),
+        ("other_schema", ["different schemas"]),
+        ("empty", ["holds no encoded records"]),
+        ("missing", ["not found"]),
+        ("exists", ["already exists", "--force"]),
+    ],
+)
+def test_link_refuses_bad_input(tmp_path, encoded, case, fragments):
+    d, data = encoded
+    a = _copy(d / "a.enc.parquet", tmp_path / "a.enc.parquet")
+    b = tmp_path / "b.enc.parquet"
+    out = tmp_path / "links.csv"
+    if case == "not_encoded":
+        b = d / "b.csv"
+    elif case == "not_encoded_with_manifest":
+        b.write_text("record_id,clk\n1,2\n")
+        from linkage.store import file_sha256, manifest_path
+
+        manifest_path(b).write_text(json.dumps({"sha256": file_sha256(b), "bytes": b.stat().st_size}))
+    elif case in ("truncated", "altered"):
+        _copy(d / "b.enc.parquet", b)
+        data_b = bytearray(b.read_bytes())
+        if case == "truncated":
+            data_b = data_b[: len(data_b) // 2]
+        else:
+            data_b[len(data_b) // 3] ^= 0xFF
+        b.write_bytes(bytes(data_b))
+    elif case in ("other_key", "other_schema", "empty"):
+        key = lk.generate_key() if case == "other_key" else lk.read_key(d / "shared.key")
+        schema = lk.Schema(filter_length=512) if case == "other_schema" else lk.Schema.default()
+        frame = data.b.head(0) if case == "empty" else data.b
+        lk.write_encoded(lk.encode_frame(frame, schema, key=key), b)
+    elif case == "missing":
+        b = tmp_path / "nothere.enc.parquet"
+    elif case == "exists":
+        _copy(d / "b.enc.parquet", b)
+        out.write_text("keep me")
+    r = run("link", a, b, "--out", out, "-q")
+    assert_user_error(r, *fragments)
+    if case == "exists":
+        assert out.read_text() == "keep me"
+    else:
+        assert not out.exists() and not (tmp_path / "links.csv.summary.json").exists()
+
+
+def test_evaluate_refuses_truth_without_columns(tmp_path, encoded):
+    d, _ = encoded
+    out = tmp_path / "links.csv"
+    assert run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "-q").exit_code == 0
+    bad = tmp_path / "truth.csv"
+    bad.write_text("left,right\nA1,B1\n")
+    assert_user_error(run("evaluate", out, "--truth", bad), "id_a", "id_b")
+    assert not (tmp_path / "q.png").exists()
+
+
+def test_demo_runs_the_whole_path(tmp_path):
+    r = run("demo", "--out", tmp_path / "demo", "--records", "300", "-q")
+    assert r.exit_code == 0, r.output
+    for step in ("1/6", "2/6", "3/6", "4/6", "5/6", "6/6", "estimated precision", "F1"):
+        assert step in r.stdout
+    assert (tmp_path / "demo" / "quality.png").exists()
+    # Running it again refuses to overwrite unless --force.
+    assert run("demo", "--out", tmp_path / "demo", "--records", "300", "-q").exit_code == 1
+    assert run("demo", "--out", tmp_path / "demo", "--records", "300", "-q", "--force").exit_code == 0
