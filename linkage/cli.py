@@ -211,12 +211,14 @@ def _unit_interval(ctx, param, value):
               help="Width of the 'possible' band just below the threshold, for clerical review.")
 @click.option("--min-score", type=float, callback=_unit_interval,
               help="Also write assigned pairs down to this score (band 'below'), for threshold curves.")
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(min=0),
+              help="Candidates kept per record of A (0: every pair above the floor; memory grows with N x M).")
 @click.option("--kernel", default="auto", show_default=True, type=click.Choice(["auto", *_kernels()]),
               help="Dice kernel.")
 @_force
 @_quiet
 def link(file_a: Path, file_b: Path, out: Path, threshold: float | None, review_width: float,
-         min_score: float | None, kernel: str, force: bool, quiet: bool) -> None:
+         min_score: float | None, top_k: int, kernel: str, force: bool, quiet: bool) -> None:
     """Link two encoded files one-to-one and write pseudonymous links with scores and bands."""
     from .link import check_compatible, link as link_files
     from .store import read_encoded, summary_path, write_links
@@ -227,7 +229,7 @@ def link(file_a: Path, file_b: Path, out: Path, threshold: float | None, review_
     a, b = read_encoded(file_a), read_encoded(file_b)
     check_compatible(a, b, names=(str(file_a), str(file_b)))
     res = link_files(a, b, threshold=threshold, review_width=review_width, min_score=min_score,
-                     kernel=kernel, quiet=quiet)
+                     top_k=top_k or None, kernel=kernel, quiet=quiet)
     summary = {"file_a": file_a.name, "file_b": file_b.name, "provider_a": a.provider, "provider_b": b.provider,
                "schema_fingerprint": a.schema.fingerprint(), "key_check": a.key_check, **res.summary()}
     write_links(res.links, out, summary=summary, force=force)
@@ -301,7 +303,7 @@ def demo(ctx: click.Context, outdir: Path, records: int, seed: int, force: bool,
             provider=f"provider_{name}", encoding="utf-8", force=force, quiet=quiet)))
     steps.append(("5/6 the linkage unit links the encodings (no identifiers, no key)", link, dict(
         file_a=outdir / "a.enc.parquet", file_b=outdir / "b.enc.parquet", out=outdir / "links.csv", threshold=None,
-        review_width=0.05, min_score=0.3, kernel="auto", force=force, quiet=quiet)))
+        review_width=0.05, min_score=0.3, top_k=5, kernel="auto", force=force, quiet=quiet)))
     steps.append(("6/6 a researcher evaluates the links against the ground truth", evaluate, dict(
         links_path=outdir / "links.csv", truth_path=outdir / "truth.csv", plot_path=outdir / "quality.png")))
     for title, command, kwargs in steps:

@@ -43,16 +43,29 @@ if numba is not None:
 
         return sig, codegen
 
-    @njit(parallel=True, cache=True, nogil=True)
-    def dice_tile(a, b, pa, pb, threshold, best, out_j, out_s, out_n):  # pragma: no cover - compiled
-        """Score rows of ``a`` against rows of ``b`` (uint64 words).
+    @njit(cache=True, nogil=True, inline="always")
+    def _fold_top(best_s, best_j, r, s, c):  # pragma: no cover - compiled
+        """Insert (s, c) into row r's top list, ordered by score desc then B row asc."""
+        k = best_s.shape[1]
+        if s > best_s[r, k - 1]:
+            p = k - 1
+            while p > 0 and s > best_s[r, p - 1]:
+                best_s[r, p] = best_s[r, p - 1]
+                best_j[r, p] = best_j[r, p - 1]
+                p -= 1
+            best_s[r, p] = s
+            best_j[r, p] = c
 
-        For A row ``r``, pairs with Dice >= threshold go to ``out_j[r, :out_n[r]]`` (B row) and
-        ``out_s[r, :out_n[r]]`` (score); ``best[r]`` (descending) folds in the row's top scores.
+    @njit(parallel=True, cache=True, nogil=True)
+    def dice_tile(a, b, pa, pb, threshold, j0, best_s, best_j, out_j, out_s, out_n, keep_all):  # pragma: no cover
+        """Score rows of ``a`` against rows of ``b`` (uint64 words), parallel over A rows.
+
+        Every row keeps its top scores in ``best_s``/``best_j`` (B rows offset by ``j0``). With
+        ``keep_all``, pairs with Dice >= threshold also go to ``out_j[r, :out_n[r]]`` (B row)
+        and ``out_s[r, :out_n[r]]`` (score).
         """
         na, w = a.shape
         nb = b.shape[0]
-        k = best.shape[1]
         for r in prange(na):
             row = a[r].copy()
             par = pa[r]
@@ -63,16 +76,11 @@ if numba is not None:
                     inter += _popcount(row[x] & b[c, x])
                 denom = par + pb[c]
                 s = 2.0 * inter / denom if denom > 0 else 0.0
-                if s >= threshold:
+                if keep_all and s >= threshold:
                     out_j[r, n] = c
                     out_s[r, n] = s
                     n += 1
-                if s > best[r, k - 1]:
-                    p = k - 1
-                    while p > 0 and s > best[r, p - 1]:
-                        best[r, p] = best[r, p - 1]
-                        p -= 1
-                    best[r, p] = s
+                _fold_top(best_s, best_j, r, s, c + j0)
             out_n[r] = n
 
     @njit(parallel=True, cache=True, nogil=True)

@@ -23,6 +23,7 @@ __all__ = ["LinkResult", "link", "check_compatible", "LINK_COLUMNS", "DEFAULT_FL
 LINK_COLUMNS = ("id_a", "id_b", "score", "band")
 DEFAULT_FLOOR = 0.4  # lowest score scored pairs are kept at when the threshold is estimated
 DEFAULT_REVIEW_WIDTH = 0.05
+DEFAULT_TOP_K = 5  # candidates kept per A record: memory grows with len(a), not len(a) * len(b)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class LinkResult:
     threshold: float
     review_width: float
     fit: ThresholdFit | None
+    top_k: int | None
     kernel: str
     comparisons: int
     candidates: int
@@ -48,6 +50,7 @@ class LinkResult:
             "threshold_source": "estimated" if self.fit else "given",
             "review_width": self.review_width,
             "kernel": self.kernel,
+            "top_k": self.top_k,
             "comparisons": self.comparisons,
             "candidate_pairs": self.candidates,
             "bands": self.band_counts(),
@@ -88,6 +91,7 @@ def link(
     review_width: float = DEFAULT_REVIEW_WIDTH,
     min_score: float | None = None,
     floor: float = DEFAULT_FLOOR,
+    top_k: int | None = DEFAULT_TOP_K,
     kernel: str = "auto",
     quiet: bool = True,
 ) -> LinkResult:
@@ -107,7 +111,7 @@ def link(
     if min_score is not None:
         lowest = min(lowest, min_score)
     lowest = max(lowest, 0.0)
-    scores = dice_pairs(a.clks, b.clks, threshold=lowest, kernel=kernel, quiet=quiet)
+    scores = dice_pairs(a.clks, b.clks, threshold=lowest, top_k=top_k, kernel=kernel, quiet=quiet)
     assigned = solve_one_to_one(scores.pairs)
     fit = None
     if threshold is None:
@@ -130,6 +134,7 @@ def link(
         threshold=float(threshold),
         review_width=review_width,
         fit=fit,
+        top_k=top_k,
         kernel=scores.kernel,
         comparisons=scores.comparisons,
         candidates=len(scores.pairs),

@@ -46,6 +46,7 @@ class Scores:
 
     pairs: Pairs
     best: np.ndarray  # (len(a), TOP_K): each A record's highest Dice over all of B, descending (0 if fewer)
+
     kernel: str
     comparisons: int
 
@@ -95,13 +96,15 @@ def as_words(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x).view(np.uint64)
 
 
-def _merge_top(best: np.ndarray, tile: np.ndarray) -> None:
-    """Fold a tile's scores into each row's running best ``TOP_K`` (descending)."""
-    k = best.shape[1]
-    top = -np.partition(-tile, k - 1, axis=1)[:, :k] if tile.shape[1] > k else tile
-    both = np.concatenate([best, top], axis=1)
-    both.sort(axis=1)
-    best[:] = both[:, ::-1][:, :k]
+def _merge_top(best_s: np.ndarray, best_j: np.ndarray, tile: np.ndarray, j0: int) -> None:
+    """Fold a tile's scores into each row's running top list (score desc, then B row asc)."""
+    k = best_s.shape[1]
+    order = np.argsort(-tile, axis=1, kind="stable")[:, :k]
+    cand_s = np.concatenate([best_s, np.take_along_axis(tile, order, axis=1)], axis=1)
+    cand_j = np.concatenate([best_j, order + j0], axis=1)
+    keep = np.argsort(-cand_s, axis=1, kind="stable")[:, :k]  # earlier (lower) B rows first on ties
+    best_s[:] = np.take_along_axis(cand_s, keep, axis=1)
+    best_j[:] = np.take_along_axis(cand_j, keep, axis=1)
 
 
 class _NumpyTiles:
@@ -109,17 +112,19 @@ class _NumpyTiles:
 
     rows, cols = 2048, 2048
 
-    def __init__(self, a: np.ndarray, b: np.ndarray) -> None:
-        self.a, self.b = a, b
+    def __init__(self, a: np.ndarray, b: np.ndarray, keep_all: bool) -> None:
+        self.a, self.b, self.keep_all = a, b, keep_all
         self.cache_b = np.unpackbits(b, axis=1).astype(np.float32) if b.size * 32 <= 512 << 20 else None
 
-    def __call__(self, i0, i1, j0, j1, pa, pb, threshold, best):
+    def __call__(self, i0, i1, j0, j1, pa, pb, threshold, best_s, best_j):
         bits_a = np.unpackbits(self.a[i0:i1], axis=1).astype(np.float32)
         bits_b = self.cache_b[j0:j1] if self.cache_b is not None else np.unpackbits(self.b[j0:j1], axis=1).astype(np.float32)
         s = _dice(bits_a @ bits_b.T, pa, pb)
-        _merge_top(best, s)
+        _merge_top(best_s, best_j, s, j0)
+        if not self.keep_all:
+            return None
         ii, jj = np.nonzero(s >= threshold)
-        return ii, jj, s[ii, jj]
+        return ii, jj + j0, s[ii, jj]
 
 
 class _NumbaTiles:
@@ -127,22 +132,25 @@ class _NumbaTiles:
 
     rows, cols = 1024, 4096
 
-    def __init__(self, a: np.ndarray, b: np.ndarray) -> None:
-        self.a, self.b = as_words(a), as_words(b)
-        cols = min(self.cols, len(b))
-        self.out_j = np.empty((self.rows, cols), dtype=np.int64)
-        self.out_s = np.empty((self.rows, cols), dtype=np.float64)
+    def __init__(self, a: np.ndarray, b: np.ndarray, keep_all: bool) -> None:
+        self.a, self.b, self.keep_all = as_words(a), as_words(b), keep_all
+        shape = (self.rows, min(self.cols, len(b))) if keep_all else (1, 1)
+        self.out_j = np.empty(shape, dtype=np.int64)
+        self.out_s = np.empty(shape, dtype=np.float64)
         self.out_n = np.zeros(self.rows, dtype=np.int64)
 
-    def __call__(self, i0, i1, j0, j1, pa, pb, threshold, best):
+    def __call__(self, i0, i1, j0, j1, pa, pb, threshold, best_s, best_j):
         from .kernels import dice_tile
 
         n = i1 - i0
-        dice_tile(self.a[i0:i1], self.b[j0:j1], pa, pb, threshold, best, self.out_j, self.out_s, self.out_n)
+        dice_tile(self.a[i0:i1], self.b[j0:j1], pa, pb, threshold, j0, best_s, best_j,
+                  self.out_j, self.out_s, self.out_n, self.keep_all)
+        if not self.keep_all:
+            return None
         counts = self.out_n[:n]
         rows = np.repeat(np.arange(n), counts)
         pos = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-        return rows, self.out_j[rows, pos], self.out_s[rows, pos]
+        return rows, self.out_j[rows, pos] + j0, self.out_s[rows, pos]
 
 
 def dice_pairs(
@@ -150,36 +158,50 @@ def dice_pairs(
     b: np.ndarray,
     *,
     threshold: float,
+    top_k: int | None = None,
     kernel: str = "auto",
     quiet: bool = True,
 ) -> Scores:
-    """Pairs of A and B rows with Dice >= ``threshold``, plus each A row's best ``TOP_K`` scores.
+    """Pairs of A and B rows with Dice >= ``threshold``, and each A row's best ``TOP_K`` scores.
 
-    Every kernel returns exactly the same pairs and scores, sorted by ``(i, j)``.
+    With ``top_k``, only each A row's ``top_k`` best pairs (ties: lower B row first) are kept,
+    so memory grows with ``len(a) * top_k`` whatever the threshold; without it, every pair at or
+    above the threshold is kept. Every kernel returns exactly the same pairs and scores, sorted
+    by ``(i, j)``.
     """
     kernel = resolve_kernel(kernel)
     if a.shape[1] != b.shape[1]:
         raise ValueError("filters of A and B differ in length")
+    if top_k is not None and top_k < 1:
+        raise ValueError("top_k must be at least 1")
     na, nb = len(a), len(b)
     pa, pb = popcounts(a), popcounts(b)
-    best = np.zeros((na, TOP_K), dtype=np.float64)
+    k = max(TOP_K, top_k or 0)
+    best_s = np.full((na, k), -1.0)
+    best_j = np.full((na, k), -1, dtype=np.int64)
     keep_i, keep_j, keep_s = [], [], []
-    tiles = (_NumbaTiles if kernel == "numba" else _NumpyTiles)(a, b)
+    tiles = (_NumbaTiles if kernel == "numba" else _NumpyTiles)(a, b, keep_all=top_k is None)
     with progress(total=na, desc="scoring", quiet=quiet) as bar:
         for i0 in range(0, na, tiles.rows):
             i1 = min(i0 + tiles.rows, na)
             for j0 in range(0, nb, tiles.cols):
                 j1 = min(j0 + tiles.cols, nb)
-                ii, jj, ss = tiles(i0, i1, j0, j1, pa[i0:i1], pb[j0:j1], threshold, best[i0:i1])
-                if len(ii):
-                    keep_i.append(ii + i0)
-                    keep_j.append(jj + j0)
-                    keep_s.append(ss)
+                kept = tiles(i0, i1, j0, j1, pa[i0:i1], pb[j0:j1], threshold, best_s[i0:i1], best_j[i0:i1])
+                if kept is not None and len(kept[0]):
+                    keep_i.append(kept[0] + i0)
+                    keep_j.append(kept[1])
+                    keep_s.append(kept[2])
             bar.update(i1 - i0)
-    if keep_i:
+    if top_k is not None:
+        rows = np.repeat(np.arange(na), top_k)
+        js, ss = best_j[:, :top_k].ravel(), best_s[:, :top_k].ravel()
+        ok = (js >= 0) & (ss >= threshold)
+        keep_i, keep_j, keep_s = [rows[ok]], [js[ok]], [ss[ok]]
+    if keep_i and sum(len(x) for x in keep_i):
         i, j, sc = np.concatenate(keep_i), np.concatenate(keep_j), np.concatenate(keep_s)
         order = np.lexsort((j, i))
         pairs = Pairs(i[order], j[order], sc[order])
     else:
         pairs = Pairs.empty()
+    best = np.maximum(best_s[:, :TOP_K], 0.0)
     return Scores(pairs=pairs, best=best, kernel=kernel, comparisons=na * nb)

@@ -60,3 +60,22 @@ def test_auto_kernel_reports_what_runs():
     assert lk.dice_pairs(a, a, threshold=0.5).kernel == ("numba" if available() else "numpy")
     with pytest.raises(ValueError):
         lk.dice_pairs(a, a, threshold=0.5, kernel="gpu")
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@settings(max_examples=25, deadline=None)
+@given(
+    na=st.integers(1, 60), nb=st.integers(1, 80), nbytes=st.sampled_from([1, 8, 25, 128]),
+    top_k=st.integers(1, 6), threshold=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1),
+)
+def test_top_k_keeps_each_rows_best_pairs(kernel, na, nb, nbytes, top_k, threshold, seed):
+    rng = np.random.default_rng(seed)
+    a = random_filters(rng, na, nbytes, 0.4)
+    b = np.concatenate([a[: nb // 2], random_filters(rng, nb, nbytes, 0.4)])[:nb]  # duplicates: ties
+    got = lk.dice_pairs(a, b, threshold=threshold, top_k=top_k, kernel=kernel)
+    ref = dice_reference(a, b)
+    want = []
+    for i in range(na):
+        order = sorted(range(nb), key=lambda j: (-ref[i, j], j))[:top_k]  # ties: lower B row first
+        want += [(i, j, ref[i, j]) for j in order if ref[i, j] >= threshold]
+    assert list(zip(got.pairs.i.tolist(), got.pairs.j.tolist(), got.pairs.score.tolist())) == sorted(want)
