@@ -174,7 +174,7 @@ def inspect(path: Path) -> None:
 
 @cli.command()
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--records", default=2000, show_default=True, type=click.IntRange(min=10), help="Records of provider A.")
+@click.option("--records", default=10_000, show_default=True, type=click.IntRange(min=10), help="Records of provider A.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
 @_force
 def synth(outdir: Path, records: int, seed: int, force: bool) -> None:
@@ -280,7 +280,7 @@ def evaluate(links_path: Path, truth_path: Path, plot_path: Path | None) -> None
 @cli.command()
 @click.option("--out", "outdir", default="demo-out", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the demo's files.")
-@click.option("--records", default=2000, show_default=True, type=click.IntRange(min=10), help="Records of provider A.")
+@click.option("--records", default=10_000, show_default=True, type=click.IntRange(min=10), help="Records of provider A.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed of the synthetic data.")
 @_force
 @_quiet

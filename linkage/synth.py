@@ -1041,7 +1041,10 @@ def _render(
 # ---------------------------------------------------------------------------
 
 
-def synth_families(records: int = 2000, *, seed: int = 0) -> SynthData:
+DEFAULT_RECORDS = 10_000  # records of provider A unless asked otherwise
+
+
+def synth_families(records: int = DEFAULT_RECORDS, *, seed: int = 0) -> SynthData:
     """Generate provider extracts ``a`` and ``b`` and the true matches.
 
     ``a`` has exactly ``records`` rows and ``b`` roughly as many; about 65%

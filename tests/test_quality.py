@@ -7,6 +7,7 @@ import pytest
 from conftest import TEST_KEY, febrl4_frames
 
 import linkage as lk
+from linkage.synth import DEFAULT_RECORDS
 
 
 def link_and_measure(a, b, truth):
@@ -26,7 +27,7 @@ def test_febrl4_quality_and_estimates():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_synthetic_families_quality_and_estimates(seed):
-    data = lk.synth_families(2000, seed=seed)
+    data = lk.synth_families(DEFAULT_RECORDS, seed=seed)
     res, ev = link_and_measure(data.a, data.b, data.truth)
     assert ev.f1 >= 0.97
     assert abs(res.fit.precision - ev.precision) <= 0.02
