@@ -143,7 +143,7 @@ def _compact(e: pl.Expr) -> pl.Expr:
 
 def _normalise_postcode(e: pl.Expr) -> pl.Expr:
     c = _compact(e)
-    spaced = c.str.replace(r"^(.+)(.{3})$", "${1} ${2}")
+    spaced = pl.concat_str(c.str.head(-3), pl.lit(" "), c.str.tail(3))
     return pl.when(c == "").then(None).when(c.str.contains(UK_POSTCODE)).then(spaced).otherwise(c)
 
 
@@ -262,9 +262,10 @@ def standardise_codes(raw: pl.Series, field: Field, *, today: dt.date | None = N
     distinct = frame.unique().with_row_index("k")
     raw_index = frame.join(distinct, on="raw", how="left", maintain_order="left", nulls_equal=True)["k"].to_numpy()
     normalise, check = _KINDS[field.kind]
-    cand = distinct.select(pl.col("raw"), normalise(pl.col("raw")).alias("c"))
+    # Lazy, so polars computes each shared sub-expression once.
+    cand = distinct.lazy().select(pl.col("raw"), normalise(pl.col("raw")).alias("c")).collect()
     problem = check(pl.col("c"), pl.col("raw"), **_kind_kwargs(field, today))
-    std = cand.select(_accept(pl.col("c"), problem).alias("v"), problem.alias("p"))
+    std = cand.lazy().select(_accept(pl.col("c"), problem).alias("v"), problem.alias("p")).collect()
     values = std["v"].drop_nulls().unique().sort()
     # Position of each distinct raw value's standardised value in `values` (len for null).
     lookup = pl.DataFrame({"v": values}).with_row_index("i")
