@@ -88,7 +88,9 @@ class Encoded:
 
     def popcounts(self) -> np.ndarray:
         """Bits set per filter."""
-        return np.unpackbits(self.clks, axis=1).sum(axis=1, dtype=np.int64)
+        from .score import popcounts
+
+        return popcounts(self.clks)
 
 
 def hash_tokens(tokens: list[str], key: bytes, *, k: int, filter_length: int) -> np.ndarray:
