@@ -85,11 +85,9 @@ def _load_key(key_file: Path | None, key_env: str | None) -> bytes:
 
 
 def _refuse_existing(paths: list[Path], force: bool) -> None:
-    for p in paths:
-        if p.exists() and not force:
-            raise InputError(f"{p}: already exists; use --force to replace it")
-        if not p.parent.is_dir():
-            raise InputError(f"{p.parent}: output folder does not exist")
+    from .store import refuse_existing
+
+    refuse_existing(paths, force)
 
 
 @cli.command()
@@ -220,16 +218,14 @@ def _unit_interval(ctx, param, value):
 def link(file_a: Path, file_b: Path, out: Path, threshold: float | None, review_width: float,
          min_score: float | None, top_k: int, kernel: str, force: bool, quiet: bool) -> None:
     """Link two encoded files one-to-one and write pseudonymous links with scores and bands."""
-    from .link import check_compatible, link as link_files
-    from .store import read_encoded, summary_path, write_links
+    from .link import link as link_files
+    from .store import check_link_table_path, read_encoded, summary_path, write_links
 
+    check_link_table_path(out)
     _refuse_existing([out, summary_path(out)], force)
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(f"{out}: the link table must end in .csv or .parquet")
     a, b = read_encoded(file_a), read_encoded(file_b)
-    check_compatible(a, b, names=(str(file_a), str(file_b)))
     res = link_files(a, b, threshold=threshold, review_width=review_width, min_score=min_score,
-                     top_k=top_k or None, kernel=kernel, quiet=quiet)
+                     top_k=top_k or None, kernel=kernel, quiet=quiet, names=(str(file_a), str(file_b)))
     summary = {"file_a": file_a.name, "file_b": file_b.name, "provider_a": a.provider, "provider_b": b.provider,
                "schema_fingerprint": a.schema.fingerprint(), "key_check": a.key_check, **res.summary()}
     write_links(res.links, out, summary=summary, force=force)

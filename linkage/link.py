@@ -94,15 +94,18 @@ def link(
     top_k: int | None = DEFAULT_TOP_K,
     kernel: str = "auto",
     quiet: bool = True,
+    names: tuple[str, str] = ("A", "B"),
 ) -> LinkResult:
     """Link two encoded files one-to-one.
 
     With ``threshold=None`` the threshold is estimated from the data (see
     :func:`linkage.threshold.estimate_threshold`). Links at or above the threshold are
     ``match``; within ``review_width`` below it, ``possible`` (clerical review). Assigned pairs
-    down to ``min_score`` are also returned, as ``below``, for threshold curves.
+    down to ``min_score`` are also returned, as ``below``, for threshold curves. Each A record
+    keeps its ``top_k`` best candidates (``None``: every pair above the floor), which bounds
+    memory by the size of A. ``names`` label the two inputs in error messages.
     """
-    check_compatible(a, b)
+    check_compatible(a, b, names=names)
     if threshold is not None and not 0.0 < threshold <= 1.0:
         raise InputError("threshold must be in (0, 1]")
     if not 0.0 <= review_width < 1.0:

@@ -30,7 +30,7 @@ from .schema import Schema
 
 __all__ = [
     "write_encoded", "read_encoded", "manifest_path", "FORMAT_VERSION", "atomic_path", "file_sha256",
-    "write_links", "read_links", "read_summary", "summary_path",
+    "write_links", "read_links", "read_summary", "summary_path", "refuse_existing", "check_link_table_path",
 ]
 
 FORMAT_VERSION = 1
@@ -89,16 +89,26 @@ def _metadata(enc: Encoded, provider: str | None) -> dict[str, Any]:
     }
 
 
+def refuse_existing(paths: list[Path], force: bool) -> None:
+    """Refuse outputs that exist (unless ``force``) or whose folder does not exist."""
+    for p in map(Path, paths):
+        if p.exists() and not force:
+            raise InputError(f"{p}: already exists; use --force to replace it")
+        if not p.parent.is_dir():
+            raise InputError(f"{p.parent}: output folder does not exist")
+
+
+def check_link_table_path(path: str | Path) -> None:
+    """A link table is written as ``.csv`` or ``.parquet``."""
+    if Path(path).suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(f"{path}: the link table must end in .csv or .parquet")
+
+
 def write_encoded(enc: Encoded, path: str | Path, *, provider: str | None = None, force: bool = False) -> Path:
     """Write the encoded file and its manifest atomically; refuses to overwrite unless ``force``."""
     path = Path(path)
     mpath = manifest_path(path)
-    if not force:
-        for p in (path, mpath):
-            if p.exists():
-                raise InputError(f"{p}: already exists; use --force to replace it")
-    if not path.parent.is_dir():
-        raise InputError(f"{path.parent}: output folder does not exist")
+    refuse_existing([path, mpath], force)
     meta = _metadata(enc, provider if provider is not None else enc.provider)
     table = pa.table({"record_id": enc.record_ids.to_arrow().cast(pa.string()), "clk": clk_array(enc.clks)})
     table = table.replace_schema_metadata({_META_KEY: json.dumps(meta, sort_keys=True).encode()})
@@ -197,14 +207,8 @@ def write_links(links: pl.DataFrame, path: str | Path, *, summary: dict[str, Any
     """Write a link table (``.csv`` or ``.parquet``) and its summary JSON beside it, atomically."""
     path = Path(path)
     spath = summary_path(path)
-    if path.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(f"{path}: the link table must end in .csv or .parquet")
-    if not force:
-        for p in (path, spath):
-            if p.exists():
-                raise InputError(f"{p}: already exists; use --force to replace it")
-    if not path.parent.is_dir():
-        raise InputError(f"{path.parent}: output folder does not exist")
+    check_link_table_path(path)
+    refuse_existing([path, spath], force)
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".csv":
             links.write_csv(tmp, float_precision=6)

