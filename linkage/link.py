@@ -15,7 +15,7 @@ import polars as pl
 from .encode import Encoded
 from .errors import IntegrityError, InputError
 from .score import dice_pairs
-from .solve import BELOW, band_labels, solve_one_to_one
+from .solve import BELOW, band_labels, review_floor, solve_one_to_one
 from .threshold import ThresholdFit, estimate_threshold
 
 __all__ = ["LinkResult", "link", "check_compatible", "LINK_COLUMNS", "DEFAULT_FLOOR", "DEFAULT_REVIEW_WIDTH"]
@@ -110,7 +110,7 @@ def link(
         raise InputError("threshold must be in (0, 1]")
     if not 0.0 <= review_width < 1.0:
         raise InputError("review width must be in [0, 1)")
-    lowest = floor if threshold is None else threshold - review_width
+    lowest = floor if threshold is None else review_floor(threshold, review_width)
     if min_score is not None:
         lowest = min(lowest, min_score)
     lowest = max(lowest, 0.0)

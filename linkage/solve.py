@@ -13,7 +13,7 @@ import numpy as np
 
 from .score import Pairs
 
-__all__ = ["solve_one_to_one", "band_labels", "MATCH", "POSSIBLE", "BELOW"]
+__all__ = ["solve_one_to_one", "band_labels", "review_floor", "MATCH", "POSSIBLE", "BELOW"]
 
 MATCH = "match"
 POSSIBLE = "possible"
@@ -47,9 +47,14 @@ def solve_one_to_one(pairs: Pairs) -> Pairs:
     return Pairs(pairs.i[keep], pairs.j[keep], pairs.score[keep])
 
 
+def review_floor(threshold: float, review_width: float) -> float:
+    """Lowest score of the ``possible`` band, rounded so 0.8 - 0.1 is 0.7, not 0.7000000000000001."""
+    return round(threshold - review_width, 9)
+
+
 def band_labels(score: np.ndarray, *, threshold: float, review_width: float) -> np.ndarray:
     """``match`` at or above the threshold, ``possible`` within ``review_width`` below it, else ``below``."""
     out = np.full(len(score), BELOW, dtype=object)
-    out[score >= threshold - review_width] = POSSIBLE
+    out[score >= review_floor(threshold, review_width)] = POSSIBLE
     out[score >= threshold] = MATCH
     return out

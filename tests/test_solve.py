@@ -38,3 +38,9 @@ def test_vectorised_greedy_equals_one_by_one(triples):
 def test_bands():
     got = band_labels(np.array([0.95, 0.8, 0.79, 0.75, 0.7]), threshold=0.8, review_width=0.05)
     assert got.tolist() == ["match", "match", "possible", "possible", "below"]
+
+
+def test_band_edges_are_exact_despite_float_subtraction():
+    # 0.8 - 0.1 == 0.7000000000000001 in floating point; a score of exactly 0.7 is still 'possible'.
+    got = band_labels(np.array([0.8, 0.7, 0.6999]), threshold=0.8, review_width=0.1)
+    assert got.tolist() == ["match", "possible", "below"]
