@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(VENV)/bin/linkage demo --out demo-out --force
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 bench: $(PEERS)

@@ -27,7 +27,8 @@ import pytest
 from bitarray import bitarray
 
 import linkage as lk
-from linkage.score import popcounts
+from linkage.format.encoded import popcounts
+from linkage.linker import dice_pairs
 
 anonlink_sim = pytest.importorskip("anonlink.similarities")
 
@@ -144,8 +145,8 @@ def test_dice_numba(benchmark, filters, anonlink_pairs, threads):
     n_threads = 1 if threads == "1 thread" else numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(n_threads)
     try:
-        lk.dice_pairs(a[:1000], b[:1000], threshold=THRESHOLD, kernel="numba")  # compile / load the cache
-        scores = benchmark.pedantic(lk.dice_pairs, args=(a, b), kwargs={"threshold": THRESHOLD, "kernel": "numba"},
+        dice_pairs(a[:1000], b[:1000], threshold=THRESHOLD, kernel="numba")  # compile / load the cache
+        scores = benchmark.pedantic(dice_pairs, args=(a, b), kwargs={"threshold": THRESHOLD, "kernel": "numba"},
                                     rounds=ROUNDS, iterations=1)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
@@ -162,8 +163,8 @@ def test_dice_numba(benchmark, filters, anonlink_pairs, threads):
 def test_dice_numpy(benchmark, filters, anonlink_pairs):
     a, b = filters
     a = a[:NUMPY_ROWS]
-    lk.dice_pairs(a[:100], b[:100], threshold=THRESHOLD, kernel="numpy")
-    scores = benchmark.pedantic(lk.dice_pairs, args=(a, b), kwargs={"threshold": THRESHOLD, "kernel": "numpy"},
+    dice_pairs(a[:100], b[:100], threshold=THRESHOLD, kernel="numpy")
+    scores = benchmark.pedantic(dice_pairs, args=(a, b), kwargs={"threshold": THRESHOLD, "kernel": "numpy"},
                                 rounds=ROUNDS, iterations=1)
     assert scores.kernel == "numpy" and scores.comparisons == NUMPY_ROWS * N
     _record(benchmark, f"ours numpy reference ({NUMPY_ROWS:,} x {N:,})", scores.comparisons,

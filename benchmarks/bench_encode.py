@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 import linkage as lk
+from linkage.provider.keys import write_key
 
 N = 1_000_000
 
@@ -32,7 +33,7 @@ def test_encode_1m_peak_memory(benchmark, tmp_path, families_1m):
     """Peak resident memory of `linkage encode` on the 1M-record extract, in a fresh process."""
     src = tmp_path / "a.parquet"
     families_1m.a.write_parquet(src)
-    lk.write_key(tmp_path / "k.key")
+    write_key(tmp_path / "k.key")
     code = textwrap.dedent(f"""
         import json, resource, sys
         import polars as pl

@@ -37,6 +37,7 @@ import textwrap
 import pytest
 
 import linkage as lk
+from linkage.format.links import summary_path
 
 N = 100_000
 GOAL_S = 60.0
@@ -77,7 +78,7 @@ def encoded_files(tmp_path_factory, key):
 
 def _run_link(folder, out_name: str, extra: list[str]) -> dict:
     out = folder / out_name
-    for p in (out, lk.store.summary_path(out)):
+    for p in (out, summary_path(out)):
         p.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "linkage", "link", str(folder / "a.enc.parquet"), str(folder / "b.enc.parquet"),
            "--out", str(out), "--quiet", *extra]
@@ -125,7 +126,7 @@ def test_link_100k(benchmark, encoded_files, case):
         pytest.fail(f"`linkage link` ran out of memory under the {CAP_GIB:g} GiB safety cap "
                     "(LINKAGE_BENCH_MEM_CAP_GIB)")
     assert run["rc"] == 0, run["stderr"]
-    summary = json.loads(lk.store.summary_path(run["out"]).read_text())
+    summary = json.loads(summary_path(run["out"]).read_text())
     assert summary["comparisons"] == comparisons
     benchmark.extra_info["candidate_pairs"] = summary["candidate_pairs"]
     benchmark.extra_info["bands"] = summary["bands"]

@@ -23,6 +23,6 @@ def key():
 
 
 def pytest_report_header(config):
-    from linkage.kernels import available
+    from linkage.compiled import available
 
     return f"linkage benchmarks on {machine()}; numba kernels {'available' if available() else 'NOT available'}"

@@ -16,12 +16,13 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
-from conftest import TEST_KEY, febrl4_frames  # noqa: E402
+from conftest import TEST_KEY, febrl4_frames
 
-import linkage as lk  # noqa: E402
+import linkage as lk
+from linkage.research.synth import SynthData
 
 
-def keep_share(data: lk.synth.SynthData, share: float, seed: int = 0):
+def keep_share(data: SynthData, share: float, seed: int = 0):
     """Drop (1 - share) of the matched people from B, and from the truth."""
     kept = data.truth.sample(fraction=share, seed=seed)
     dropped = data.truth.join(kept, on=["id_a", "id_b"], how="anti")["id_b"]

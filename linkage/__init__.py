@@ -3,52 +3,72 @@
 Providers standardise and encode identifiers with a shared secret (:func:`encode_frame`,
 :func:`write_encoded`); the linkage unit reads encodings (:func:`read_encoded`) and links
 them (:func:`link`); researchers evaluate links against ground truth (:func:`evaluate`).
+
+The rest lives in the subpackages, by who runs the code: :mod:`linkage.provider` (raw
+identifiers and the key), :mod:`linkage.linker` (encodings only), :mod:`linkage.format` and
+:mod:`linkage.schema` (the contract between them), :mod:`linkage.research`.
+
+Names are imported on first use, so ``import linkage`` (and ``linkage --help``) loads nothing
+heavy.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from .encode import Counts, Encoded, encode_frame
-from .errors import InputError, IntegrityError, KeyFileError, LinkageError, SchemaError
-from .evaluate import Evaluation, evaluate
-from .keys import generate_key, key_check_value, read_key, write_key
-from .link import LinkResult, link
-from .plots import plot_evaluation
-from .schema import Field, Schema
-from .score import dice_pairs
-from .solve import solve_one_to_one
-from .standardise import standardise_frame
-from .store import read_encoded, read_links, write_encoded, write_links
-from .synth import synth_families
-from .threshold import ThresholdFit, estimate_threshold
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+_API = {
+    "Schema": "linkage.schema",
+    "Field": "linkage.schema",
+    "generate_key": "linkage.provider.keys",
+    "read_key": "linkage.provider.keys",
+    "encode_frame": "linkage.provider.encode",
+    "write_encoded": "linkage.format.encoded",
+    "read_encoded": "linkage.format.encoded",
+    "link": "linkage.linker.link",
+    "evaluate": "linkage.research.evaluate",
+    "plot_evaluation": "linkage.research.plots",
+    "synth_families": "linkage.research.synth",
+    "LinkageError": "linkage.errors",
+}
 
 __all__ = [
-    "Counts",
-    "Encoded",
-    "Evaluation",
     "Field",
-    "InputError",
-    "IntegrityError",
-    "KeyFileError",
-    "LinkResult",
     "LinkageError",
     "Schema",
-    "SchemaError",
-    "ThresholdFit",
-    "dice_pairs",
+    "__version__",
     "encode_frame",
-    "estimate_threshold",
     "evaluate",
     "generate_key",
-    "key_check_value",
     "link",
     "plot_evaluation",
     "read_encoded",
     "read_key",
-    "read_links",
-    "solve_one_to_one",
-    "standardise_frame",
     "synth_families",
     "write_encoded",
-    "write_key",
-    "write_links",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .errors import LinkageError
+    from .format.encoded import read_encoded, write_encoded
+    from .linker.link import link
+    from .provider.encode import encode_frame
+    from .provider.keys import generate_key, read_key
+    from .research.evaluate import evaluate
+    from .research.plots import plot_evaluation
+    from .research.synth import synth_families
+    from .schema import Field, Schema
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        value = getattr(import_module(_API[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'linkage' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

@@ -7,7 +7,7 @@ the bad value leaks an identifier.
 
 from __future__ import annotations
 
-__all__ = ["LinkageError", "SchemaError", "InputError", "KeyFileError", "IntegrityError"]
+__all__ = ["InputError", "IntegrityError", "KeyFileError", "LinkageError", "SchemaError"]
 
 
 class LinkageError(Exception):

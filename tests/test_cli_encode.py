@@ -1,7 +1,6 @@
 """The provider's command line: keygen, encode, inspect, and every bad input."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -38,7 +37,8 @@ def test_encode_inspect_and_no_leak(tmp_path, extract, key_file, people):
     assert r.exit_code == 0, r.output
     assert "rows in 6 = encoded 6 + rejected 0 + opted out 0" in r.stdout
     assert out.exists() and (tmp_path / "a.enc.parquet.manifest.json").exists()
-    assert (tmp_path / "council.rejects.csv").read_text().startswith("row,reason,record_id")
+    assert (tmp_path / "a.rejects.csv").read_text().startswith("row,reason,record_id")
+    assert not (tmp_path / "council.rejects.csv").exists()  # beside --out, not beside the input
 
     # Leak test: every string column and the metadata of the output, the manifest and the output text.
     table = pq.read_table(out)
@@ -86,7 +86,8 @@ def test_bom_other_encodings_and_parquet(tmp_path, people, key_file):
     (tmp_path / "latin.csv").write_bytes(text.replace("Łukasz", "Lukasz").replace("ț", "t").encode("cp1252"))
     people.write_parquet(tmp_path / "x.parquet")
     for name, extra in (("bom.csv", []), ("latin.csv", ["--encoding", "cp1252"]), ("x.parquet", [])):
-        r = run("encode", tmp_path / name, "--key-file", key_file, "--out", tmp_path / f"{name}.enc.parquet", "-q", *extra)
+        out = tmp_path / f"{name}.enc.parquet"
+        r = run("encode", tmp_path / name, "--key-file", key_file, "--out", out, "-q", *extra)
         assert r.exit_code == 0, (name, r.output)
         assert "encoded 6" in r.stdout
 
@@ -97,7 +98,8 @@ def test_key_from_environment_variable(tmp_path, extract, key_file):
     assert r.exit_code == 0, r.output
     r2 = run("encode", extract, "--key-file", key_file, "--out", tmp_path / "f.enc.parquet", "-q", "--force")
     assert r2.exit_code == 0
-    assert pq.read_table(tmp_path / "e.enc.parquet").column("clk") == pq.read_table(tmp_path / "f.enc.parquet").column("clk")
+    clk = [pq.read_table(tmp_path / f"{n}.enc.parquet").column("clk") for n in ("e", "f")]
+    assert clk[0] == clk[1]
 
 
 def no_outputs(tmp_path, *names):
@@ -154,7 +156,7 @@ def test_bad_input_is_one_line_exit_1_no_output(tmp_path, people, key_file, case
     key_args = [] if case == "no_key" else ["--key-file", key]
     r = run("encode", src, *key_args, "--out", tmp_path / "o.enc.parquet", *args, env={"LINKAGE_KEY_FILE": None})
     assert_user_error(r, *fragments)
-    assert no_outputs(tmp_path, "o.enc.parquet", "o.enc.parquet.manifest.json", "in.rejects.csv")
+    assert no_outputs(tmp_path, "o.enc.parquet", "o.enc.parquet.manifest.json", "o.rejects.csv")
     secrets = raw_values(people) | {key_file.read_bytes().hex()}
     assert not [v for v in secrets if v in r.output]
 
@@ -166,6 +168,35 @@ def test_existing_output_needs_force(tmp_path, extract, key_file):
     assert_user_error(run("encode", extract, "--key-file", key_file, "--out", out, "-q"), "already exists", "--force")
     assert out.read_bytes() == before
     assert run("encode", extract, "--key-file", key_file, "--out", out, "-q", "--force").exit_code == 0
+
+
+def test_same_extract_encoded_twice_with_two_keys_needs_no_force(tmp_path, extract, key_file):
+    other = tmp_path / "other.key"
+    assert run("keygen", other).exit_code == 0
+    for key, name in ((key_file, "for_dwp"), (other, "for_moj")):
+        r = run("encode", extract, "--key-file", key, "--out", tmp_path / f"{name}.enc.parquet", "-q")
+        assert r.exit_code == 0, r.output
+        assert (tmp_path / f"{name}.rejects.csv").exists() and f"{name}.rejects.csv" in r.stdout
+    keys = [pq.read_table(tmp_path / f"{n}.enc.parquet").schema.metadata[b"linkage"] for n in ("for_dwp", "for_moj")]
+    assert json.loads(keys[0])["key_check"] != json.loads(keys[1])["key_check"]
+
+
+def test_force_replaces_only_the_outputs_it_names(tmp_path, extract, key_file):
+    out = tmp_path / "o.enc.parquet"
+    assert run("encode", extract, "--key-file", key_file, "--out", out, "-q").exit_code == 0
+    r = run("encode", extract, "--key-file", key_file, "--out", out, "-q", "--force")
+    assert r.exit_code == 0
+    replaced = next(ln for ln in r.stdout.splitlines() if ln.startswith("replaced (--force):"))
+    for name in ("o.enc.parquet", "o.enc.parquet.manifest.json", "o.rejects.csv"):
+        assert name in replaced
+    key = key_file.read_bytes()
+    # Never an input: not the key file, the extract or the schema, even with --force.
+    for args in (["--out", key_file], ["--out", out, "--rejects", key_file], ["--out", out, "--rejects", extract],
+                 ["--out", extract]):
+        assert_user_error(run("encode", extract, "--key-file", key_file, "-q", "--force", *args), "is an input")
+    assert key_file.read_bytes() == key and extract.read_text().startswith("record_id")
+    assert_user_error(run("encode", extract, "--key-file", key_file, "-q", "--force", "--out", out,
+                          "--rejects", out), "two outputs")
 
 
 def test_progress_shows_unless_quiet(tmp_path, extract, key_file):

@@ -9,6 +9,7 @@ from conftest import TEST_KEY, assert_user_error, raw_values
 from conftest import run_cli as run
 
 import linkage as lk
+from linkage.provider.keys import write_key
 
 SMALL = 400
 
@@ -21,7 +22,7 @@ def encoded(tmp_path_factory):
     data.a.write_csv(d / "a.csv")
     data.b.write_csv(d / "b.csv")
     data.truth.write_csv(d / "truth.csv")
-    lk.write_key(d / "shared.key", TEST_KEY)  # a fixed key: the same scores every run
+    write_key(d / "shared.key", TEST_KEY)  # a fixed key: the same scores every run
     for name in ("a", "b"):
         r = run("encode", d / f"{name}.csv", "--key-file", d / "shared.key", "--out", d / f"{name}.enc.parquet", "-q")
         assert r.exit_code == 0, r.output
@@ -79,7 +80,8 @@ def test_same_result_with_either_kernel(encoded):
 def test_evaluate_prints_quality_and_plots(tmp_path, encoded):
     d, _ = encoded
     out = tmp_path / "links.csv"
-    assert run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "--min-score", "0.3", "-q").exit_code == 0
+    r = run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "--min-score", "0.3", "-q")
+    assert r.exit_code == 0
     r = run("evaluate", out, "--truth", d / "truth.csv", "--plot", tmp_path / "q.png")
     assert r.exit_code == 0, r.output
     for word in ("precision", "recall", "F1", "estimated at link time", "best threshold in hindsight"):
@@ -101,7 +103,8 @@ def _copy(src, dst):
         ("truncated", ["size differs"]),
         ("altered", ["SHA-256 differs"]),
         ("other_key", ["different keys"]),
-        ("other_schema", ["different schemas"]),
+        ("other_schema", ["different schemas", "filter_length is 1024 in", "but 512 in"]),
+        ("other_weight", ["different schemas", "field 'postcode' has weight 6 in", "but 7 in"]),
         ("empty", ["holds no encoded records"]),
         ("missing", ["not found"]),
         ("exists", ["already exists", "--force"]),
@@ -116,7 +119,8 @@ def test_link_refuses_bad_input(tmp_path, encoded, case, fragments):
         b = d / "b.csv"
     elif case == "not_encoded_with_manifest":
         b.write_text("record_id,clk\n1,2\n")
-        from linkage.store import file_sha256, manifest_path
+        from linkage.format.encoded import manifest_path
+        from linkage.format.files import file_sha256
 
         manifest_path(b).write_text(json.dumps({"sha256": file_sha256(b), "bytes": b.stat().st_size}))
     elif case in ("truncated", "altered"):
@@ -127,9 +131,10 @@ def test_link_refuses_bad_input(tmp_path, encoded, case, fragments):
         else:
             data_b[len(data_b) // 3] ^= 0xFF
         b.write_bytes(bytes(data_b))
-    elif case in ("other_key", "other_schema", "empty"):
+    elif case in ("other_key", "other_schema", "other_weight", "empty"):
         key = lk.generate_key() if case == "other_key" else lk.read_key(d / "shared.key")
-        schema = lk.Schema(filter_length=512) if case == "other_schema" else lk.Schema.default()
+        schema = {"other_schema": lk.Schema(filter_length=512),
+                  "other_weight": lk.Schema.from_dict({"fields": {"postcode": {"weight": 7}}})}.get(case)
         frame = data.b.head(0) if case == "empty" else data.b
         lk.write_encoded(lk.encode_frame(frame, schema, key=key), b)
     elif case == "missing":
@@ -143,6 +148,49 @@ def test_link_refuses_bad_input(tmp_path, encoded, case, fragments):
         assert out.read_text() == "keep me"
     else:
         assert not out.exists() and not (tmp_path / "links.csv.summary.json").exists()
+
+
+def test_a_rename_only_schema_links_with_default_encodings(tmp_path, encoded):
+    d, data = encoded
+    renamed = data.b.rename({"record_id": "PersonRef", "first_name": "Forename", "postcode": "PostCode"})
+    renamed.write_csv(tmp_path / "b_own_columns.csv")
+    (tmp_path / "s.toml").write_text(
+        '[columns]\nrecord_id = "PersonRef"\nfirst_name = "Forename"\npostcode = "PostCode"\n')
+    out = tmp_path / "b.enc.parquet"
+    r = run("encode", tmp_path / "b_own_columns.csv", "--key-file", d / "shared.key", "--out", out,
+            "--schema", tmp_path / "s.toml", "-q")
+    assert r.exit_code == 0, r.output
+    assert lk.read_encoded(out).clks.tobytes() == lk.read_encoded(d / "b.enc.parquet").clks.tobytes()
+    r = run("link", d / "a.enc.parquet", out, "--out", tmp_path / "links.csv", "-q")
+    assert r.exit_code == 0, r.output
+    links = pl.read_csv(tmp_path / "links.csv", infer_schema=False)
+    assert links.filter(pl.col("band") == "match").height > 0.9 * data.truth.height
+
+
+def test_link_never_writes_over_an_input(tmp_path, encoded):
+    d, _ = encoded
+    a = _copy(d / "a.enc.parquet", tmp_path / "a.enc.parquet")
+    before = a.read_bytes()
+    weird = tmp_path / "a.parquet"
+    _copy(d / "b.enc.parquet", weird)
+    assert_user_error(run("link", a, weird, "--out", weird, "-q", "--force"), "is an input")
+    assert a.read_bytes() == before
+
+
+def test_schema_command_prints_default_and_resolves_a_file(tmp_path):
+    r = run("schema")
+    assert r.exit_code == 0
+    (tmp_path / "default.toml").write_text(r.stdout)
+    assert lk.Schema.from_toml(tmp_path / "default.toml") == lk.Schema.default()
+    assert f"fingerprint {lk.Schema.default().fingerprint()}" in r.stdout
+    (tmp_path / "mine.toml").write_text('[columns]\nrecord_id = "ref"\n[fields.nhs]\nkind = "exact"\n')
+    r = run("schema", tmp_path / "mine.toml")
+    assert r.exit_code == 0
+    assert 'record_id = "ref"' in r.stdout and "[fields.nhs]" in r.stdout and "weight = 30" in r.stdout
+    mine = lk.Schema.from_toml(tmp_path / "mine.toml")
+    assert f"fingerprint {mine.fingerprint()}" in r.stdout
+    (tmp_path / "bad.toml").write_text('[fields.x]\nkind = "shoe"\n')
+    assert_user_error(run("schema", tmp_path / "bad.toml"), "bad.toml", "kind must be one of")
 
 
 def test_evaluate_refuses_truth_without_columns(tmp_path, encoded):
@@ -161,6 +209,25 @@ def test_demo_runs_the_whole_path(tmp_path):
     for step in ("1/6", "2/6", "3/6", "4/6", "5/6", "6/6", "estimated precision", "F1"):
         assert step in r.stdout
     assert (tmp_path / "demo" / "quality.png").exists()
-    # Running it again refuses to overwrite unless --force.
-    assert run("demo", "--out", tmp_path / "demo", "--records", "300", "-q").exit_code == 1
-    assert run("demo", "--out", tmp_path / "demo", "--records", "300", "-q", "--force").exit_code == 0
+    # Running it again refuses to overwrite unless --force, which names what it removes.
+    assert_user_error(run("demo", "--out", tmp_path / "demo", "--records", "300", "-q"), "already exists")
+    (tmp_path / "demo" / "mine.txt").write_text("not the demo's")
+    r = run("demo", "--out", tmp_path / "demo", "--records", "300", "-q", "--force")
+    assert r.exit_code == 0, r.output
+    removed = r.stdout.splitlines()[0]
+    assert removed.startswith("removing 13 files of an earlier demo") and "shared.key" in removed
+    assert (tmp_path / "demo" / "mine.txt").read_text() == "not the demo's"
+
+
+def test_evaluate_plot_needs_force_to_replace_and_an_existing_folder(tmp_path, encoded):
+    d, _ = encoded
+    out = tmp_path / "links.csv"
+    assert run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "-q").exit_code == 0
+    plot = tmp_path / "q.png"
+    plot.write_text("keep")
+    assert_user_error(run("evaluate", out, "--truth", d / "truth.csv", "--plot", plot), "already exists")
+    assert plot.read_text() == "keep"
+    assert_user_error(run("evaluate", out, "--truth", d / "truth.csv", "--plot", tmp_path / "no" / "q.png"),
+                      "folder does not exist")
+    r = run("evaluate", out, "--truth", d / "truth.csv", "--plot", plot, "--force")
+    assert r.exit_code == 0 and "replaced (--force)" in r.stdout and plot.read_bytes()[:4] == b"\x89PNG"

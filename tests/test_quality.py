@@ -7,7 +7,7 @@ import pytest
 from conftest import TEST_KEY, febrl4_frames
 
 import linkage as lk
-from linkage.synth import DEFAULT_RECORDS
+from linkage.defaults import SYNTH_RECORDS as DEFAULT_RECORDS
 
 
 def link_and_measure(a, b, truth):

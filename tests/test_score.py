@@ -3,9 +3,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import linkage as lk
-from linkage.kernels import available
-from linkage.score import dice_reference, popcounts
+from linkage.compiled import available
+from linkage.format.encoded import popcounts
+from linkage.linker import dice_pairs
+from linkage.linker.score import dice_reference
 
 KERNELS = ["numpy", "numba"] if available() else ["numpy"]
 
@@ -31,7 +32,7 @@ def test_kernels_equal_the_reference(kernel, na, nb, nbytes, fill, threshold, se
     rng = np.random.default_rng(seed)
     a = random_filters(rng, na, nbytes, fill)
     b = np.concatenate([a[: nb // 3], random_filters(rng, nb - min(nb // 3, na), nbytes, fill)])[:nb]
-    got = lk.dice_pairs(a, b, threshold=threshold, kernel=kernel)
+    got = dice_pairs(a, b, threshold=threshold, kernel=kernel)
     ref = dice_reference(a, b)
     ii, jj = np.nonzero(ref >= threshold)
     assert got.pairs.i.tolist() == ii.tolist() and got.pairs.j.tolist() == jj.tolist()
@@ -48,7 +49,7 @@ def test_kernels_equal_the_reference(kernel, na, nb, nbytes, fill, threshold, se
 def test_kernels_agree_across_tiles():
     rng = np.random.default_rng(5)
     a, b = random_filters(rng, 2500, 128, 0.3), random_filters(rng, 4500, 128, 0.3)
-    results = [lk.dice_pairs(a, b, threshold=0.45, kernel=k) for k in KERNELS]
+    results = [dice_pairs(a, b, threshold=0.45, kernel=k) for k in KERNELS]
     for r in results[1:]:
         assert np.array_equal(r.pairs.i, results[0].pairs.i) and np.array_equal(r.pairs.score, results[0].pairs.score)
         assert np.array_equal(r.best, results[0].best)
@@ -57,9 +58,9 @@ def test_kernels_agree_across_tiles():
 def test_auto_kernel_reports_what_runs():
     rng = np.random.default_rng(0)
     a = random_filters(rng, 3, 16, 0.3)
-    assert lk.dice_pairs(a, a, threshold=0.5).kernel == ("numba" if available() else "numpy")
+    assert dice_pairs(a, a, threshold=0.5).kernel == ("numba" if available() else "numpy")
     with pytest.raises(ValueError):
-        lk.dice_pairs(a, a, threshold=0.5, kernel="gpu")
+        dice_pairs(a, a, threshold=0.5, kernel="gpu")
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -72,7 +73,7 @@ def test_top_k_keeps_each_rows_best_pairs(kernel, na, nb, nbytes, top_k, thresho
     rng = np.random.default_rng(seed)
     a = random_filters(rng, na, nbytes, 0.4)
     b = np.concatenate([a[: nb // 2], random_filters(rng, nb, nbytes, 0.4)])[:nb]  # duplicates: ties
-    got = lk.dice_pairs(a, b, threshold=threshold, top_k=top_k, kernel=kernel)
+    got = dice_pairs(a, b, threshold=threshold, top_k=top_k, kernel=kernel)
     ref = dice_reference(a, b)
     want = []
     for i in range(na):

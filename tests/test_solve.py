@@ -2,9 +2,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import linkage as lk
-from linkage.score import Pairs
-from linkage.solve import band_labels
+from linkage.linker import solve_one_to_one
+from linkage.linker.score import Pairs
+from linkage.linker.solve import band_labels
 
 
 def greedy_by_hand(i, j, s):
@@ -12,13 +12,15 @@ def greedy_by_hand(i, j, s):
     used_i, used_j, out = set(), set(), []
     for k in sorted(range(len(s)), key=lambda k: (-s[k], i[k], j[k])):
         if i[k] not in used_i and j[k] not in used_j:
-            used_i.add(i[k]); used_j.add(j[k]); out.append((i[k], j[k], s[k]))
+            used_i.add(i[k])
+            used_j.add(j[k])
+            out.append((i[k], j[k], s[k]))
     return out
 
 
 def test_greedy_example_with_ties():
     p = Pairs(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 0, 1, 1]), np.array([0.9, 0.8, 0.9, 0.7, 0.8]))
-    got = lk.solve_one_to_one(p)
+    got = solve_one_to_one(p)
     # (0,0) and (1,0) tie at 0.9: the lower A row wins; then (2,1) at 0.8 beats (0,1), (1,1).
     assert list(zip(got.i.tolist(), got.j.tolist(), got.score.tolist())) == [(0, 0, 0.9), (2, 1, 0.8)]
 
@@ -30,7 +32,7 @@ def test_vectorised_greedy_equals_one_by_one(triples):
     i = np.array([t[0] for t in triples], dtype=np.int64)
     j = np.array([t[1] for t in triples], dtype=np.int64)
     s = np.array([t[2] for t in triples], dtype=np.float64)
-    got = lk.solve_one_to_one(Pairs(i, j, s))
+    got = solve_one_to_one(Pairs(i, j, s))
     assert sorted(zip(got.i.tolist(), got.j.tolist(), got.score.tolist())) == sorted(greedy_by_hand(i, j, s))
     assert len(set(got.i.tolist())) == len(got) == len(set(got.j.tolist()))
 

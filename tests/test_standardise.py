@@ -6,18 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import linkage as lk
-from linkage.standardise import (
-    date_problem,
-    name_problem,
-    postcode_problem,
-    sex_problem,
-    standardise_date,
-    standardise_exact,
-    standardise_name,
-    standardise_postcode,
-    standardise_sex,
-    standardise_text,
-)
+from linkage.provider import standardise_frame
+from linkage.schema import KINDS
+
+standardise_name, name_problem = KINDS["name"].standardise, KINDS["name"].problem
+standardise_date, date_problem = KINDS["date"].standardise, KINDS["date"].problem
+standardise_sex, sex_problem = KINDS["sex"].standardise, KINDS["sex"].problem
+standardise_postcode, postcode_problem = KINDS["postcode"].standardise, KINDS["postcode"].problem
+standardise_exact, standardise_text = KINDS["exact"].standardise, KINDS["text"].standardise
 
 TODAY = dt.date(2026, 11, 22)
 
@@ -89,7 +85,7 @@ def test_standardise_frame_keeps_every_row_and_order():
         "sex": ["F", "M", "9"],
         "postcode": ["ls6 2qw", None, "123"],
     })
-    std = lk.standardise_frame(df, lk.Schema.default(), today=TODAY)
+    std = standardise_frame(df, lk.Schema.default(), today=TODAY)
     assert std.values.rows() == [
         ("r1", "ann", "lee", "1990-02-01", "f", "LS6 2QW"),
         (None, None, "x", None, "m", None),
@@ -127,5 +123,5 @@ def test_dates_sex_postcodes_never_crash_and_are_idempotent(values):
 
 @given(st.dates(min_value=dt.date(1900, 1, 1), max_value=TODAY))
 def test_every_valid_date_in_every_layout_parses(d):
-    layouts = [d.isoformat(), d.strftime("%d/%m/%Y"), d.strftime("%Y%m%d"), d.strftime("%d-%m-%Y"), d.strftime("%d.%m.%Y")]
+    layouts = [d.isoformat(), *(d.strftime(f) for f in ("%d/%m/%Y", "%Y%m%d", "%d-%m-%Y", "%d.%m.%Y"))]
     assert apply(standardise_date, layouts, today=TODAY) == [d.isoformat()] * 5

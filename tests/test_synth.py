@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from linkage.synth import SynthData, synth_families
+from linkage.research.synth import SynthData, synth_families
 
 RECORDS = 2000
 COLUMNS = ["record_id", "first_name", "last_name", "date_of_birth", "sex", "postcode"]

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkage.score import Pairs
-from linkage.threshold import METHOD, ThresholdFit, estimate_threshold
+from linkage.linker.score import Pairs
+from linkage.linker.threshold import METHOD, ThresholdFit, estimate_threshold
 
 FLOOR = 0.4
 
@@ -69,7 +69,7 @@ def test_expected_matches_and_match_fraction():
 
 
 def test_all_links_true_matches_gives_a_low_threshold_and_near_perfect_estimates():
-    links, best, is_true, n_true = simulate(5000, 1.0)
+    links, best, is_true, _ = simulate(5000, 1.0)
     fit = estimate_threshold(links, best, floor=FLOOR)
     assert is_true.all()
     assert fit.precision > 0.99 and fit.recall > 0.99
@@ -79,7 +79,7 @@ def test_all_links_true_matches_gives_a_low_threshold_and_near_perfect_estimates
 def test_few_matches_still_gives_a_usable_fit():
     links, best, is_true, n_true = simulate(20000, 0.05)
     fit = estimate_threshold(links, best, floor=FLOOR)
-    p, r, f1 = truth_at(links, is_true, n_true, fit.threshold)
+    p, _, f1 = truth_at(links, is_true, n_true, fit.threshold)
     assert FLOOR <= fit.threshold <= 1.0
     assert f1 > 0.9
     assert abs(fit.precision - p) <= 0.05

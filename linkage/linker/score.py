@@ -16,9 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .progress import progress
+from ..compiled import resolve_kernel
+from ..defaults import KERNEL
+from ..format.encoded import popcounts
+from ..progress import progress
 
-__all__ = ["Pairs", "Scores", "dice_pairs", "dice_reference", "popcounts", "KERNELS"]
+__all__ = ["TOP_K", "Pairs", "Scores", "dice_pairs", "dice_reference"]
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,6 @@ class Scores:
     comparisons: int
 
 
-def popcounts(filters: np.ndarray) -> np.ndarray:
-    """Bits set in each packed filter (``(n, nbytes)`` uint8)."""
-    return np.bitwise_count(filters).sum(axis=1, dtype=np.int64)
-
-
 def _dice(inter: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
     denom = (pa[:, None] + pb[None, :]).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -71,21 +69,7 @@ def dice_reference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _dice(bits_a @ bits_b.T, bits_a.sum(1), bits_b.sum(1))
 
 
-KERNELS = ("numba", "numpy")
-TOP_K = 3
-
-
-def resolve_kernel(kernel: str = "auto") -> str:
-    """The kernel to run: ``auto`` picks numba when it can be imported, else numpy."""
-    from . import kernels
-
-    if kernel == "auto":
-        return "numba" if kernels.available() else "numpy"
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel must be 'auto' or one of {', '.join(KERNELS)}")
-    if kernel == "numba" and not kernels.available():
-        raise RuntimeError(f"the numba kernel cannot run here ({kernels.NUMBA_ERROR})")
-    return kernel
+TOP_K = 3  # best scores tracked per A record (the threshold model uses the best two)
 
 
 def as_words(x: np.ndarray) -> np.ndarray:
@@ -118,7 +102,10 @@ class _NumpyTiles:
 
     def __call__(self, i0, i1, j0, j1, pa, pb, threshold, best_s, best_j):
         bits_a = np.unpackbits(self.a[i0:i1], axis=1).astype(np.float32)
-        bits_b = self.cache_b[j0:j1] if self.cache_b is not None else np.unpackbits(self.b[j0:j1], axis=1).astype(np.float32)
+        if self.cache_b is not None:
+            bits_b = self.cache_b[j0:j1]
+        else:
+            bits_b = np.unpackbits(self.b[j0:j1], axis=1).astype(np.float32)
         s = _dice(bits_a @ bits_b.T, pa, pb)
         _merge_top(best_s, best_j, s, j0)
         if not self.keep_all:
@@ -159,7 +146,7 @@ def dice_pairs(
     *,
     threshold: float,
     top_k: int | None = None,
-    kernel: str = "auto",
+    kernel: str = KERNEL,
     quiet: bool = True,
 ) -> Scores:
     """Pairs of A and B rows with Dice >= ``threshold``, and each A row's best ``TOP_K`` scores.

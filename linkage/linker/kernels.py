@@ -1,37 +1,20 @@
-"""Compiled kernels (numba) for the hot loops, beside the numpy references they must equal.
+"""Compiled (numba) kernel of the scorer, beside the numpy reference it must equal.
 
-- ``dice_tile``: Dice over a tile of A against a tile of B on packed 64-bit words, popcounts
-  precomputed, threshold applied inside the kernel, each A row's best ``k`` scores kept,
-  parallel over A rows (all cores).
-- ``or_rows``: each record's filter as the OR of its fields' value filters.
-- ``or_pairs``: each distinct value's filter as the OR of its tokens' filters.
-
-Kernels are compiled on first use and cached on disk. If numba cannot be imported the numpy
-kernels run instead, and the caller reports which one ran: never a silent fall-back.
+``dice_tile``: Dice over a tile of A against a tile of B on packed 64-bit words, popcounts
+precomputed, threshold applied inside the kernel, each A row's best ``k`` scores kept,
+parallel over A rows (all cores). Compiled on first use and cached on disk;
+:func:`linkage.compiled.resolve_kernel` says whether it runs here.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from ..compiled import numba
 
-__all__ = ["available", "dice_tile", "or_rows", "or_pairs", "NUMBA_ERROR"]
-
-NUMBA_ERROR: str | None = None
-try:
-    import numba
-    from numba import njit, prange
-    from numba.extending import intrinsic
-except Exception as e:  # pragma: no cover - numba is a dependency, but say so if it breaks
-    numba = None
-    NUMBA_ERROR = f"{type(e).__name__}: {e}"
-
-
-def available() -> bool:
-    """Whether the compiled kernels can run here."""
-    return numba is not None
-
+__all__ = ["dice_tile"]
 
 if numba is not None:
+    from numba import njit, prange
+    from numba.extending import intrinsic
 
     @intrinsic
     def _popcount(typingctx, x):
@@ -82,24 +65,3 @@ if numba is not None:
                     n += 1
                 _fold_top(best_s, best_j, r, s, c + j0)
             out_n[r] = n
-
-    @njit(parallel=True, cache=True, nogil=True)
-    def or_rows(tables, index, out):  # pragma: no cover - compiled
-        """``out[r] = OR over f of tables[index[r, f]]`` (words of any unsigned type)."""
-        n, nf = index.shape
-        w = out.shape[1]
-        for r in prange(n):
-            for f in range(nf):
-                t = index[r, f]
-                for x in range(w):
-                    out[r, x] |= tables[t, x]
-
-    @njit(cache=True, nogil=True)
-    def or_pairs(value, tok, tok_filters, out):  # pragma: no cover - compiled
-        """``out[value[p]] |= tok_filters[tok[p]]`` for every pair ``p``."""
-        w = out.shape[1]
-        for p in range(value.shape[0]):
-            v = value[p]
-            t = tok[p]
-            for x in range(w):
-                out[v, x] |= tok_filters[t, x]

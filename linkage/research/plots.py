@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 from .evaluate import Evaluation
 
 __all__ = ["plot_evaluation"]

@@ -7,23 +7,21 @@ fingerprint and key check value; the link table holds pseudonymous ids, scores a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
-from .encode import Encoded
-from .errors import IntegrityError, InputError
+from ..defaults import FLOOR, KERNEL, REVIEW_WIDTH, TOP_K
+from ..errors import InputError, IntegrityError
+from ..format.encoded import Encoded, read_encoded
+from ..format.files import check_outputs
+from ..format.links import BELOW, LINK_COLUMNS, link_table_outputs, write_links
 from .score import dice_pairs
-from .solve import BELOW, band_labels, review_floor, solve_one_to_one
+from .solve import band_labels, review_floor, solve_one_to_one
 from .threshold import ThresholdFit, estimate_threshold
 
-__all__ = ["LinkResult", "link", "check_compatible", "LINK_COLUMNS", "DEFAULT_FLOOR", "DEFAULT_REVIEW_WIDTH"]
-
-LINK_COLUMNS = ("id_a", "id_b", "score", "band")
-DEFAULT_FLOOR = 0.4  # lowest score scored pairs are kept at when the threshold is estimated
-DEFAULT_REVIEW_WIDTH = 0.05
-DEFAULT_TOP_K = 5  # candidates kept per A record: memory grows with len(a), not len(a) * len(b)
+__all__ = ["LinkResult", "LinkRun", "check_compatible", "link", "link_files"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,9 @@ class LinkResult:
 def check_compatible(a: Encoded, b: Encoded, *, names: tuple[str, str] = ("A", "B")) -> None:
     """Refuse files encoded with different schemas or keys, or holding no records."""
     if a.schema.fingerprint() != b.schema.fingerprint():
+        diff = a.schema.difference(b.schema, names=names) or "their fingerprints differ"
         raise IntegrityError(
-            f"{names[0]} and {names[1]} were encoded with different schemas (fingerprints differ); "
+            f"{names[0]} and {names[1]} were encoded with different schemas ({diff}); "
             "ask the providers to encode with the same schema"
         )
     if a.key_check != b.key_check:
@@ -88,18 +87,18 @@ def link(
     b: Encoded,
     *,
     threshold: float | None = None,
-    review_width: float = DEFAULT_REVIEW_WIDTH,
+    review_width: float = REVIEW_WIDTH,
     min_score: float | None = None,
-    floor: float = DEFAULT_FLOOR,
-    top_k: int | None = DEFAULT_TOP_K,
-    kernel: str = "auto",
+    floor: float = FLOOR,
+    top_k: int | None = TOP_K,
+    kernel: str = KERNEL,
     quiet: bool = True,
     names: tuple[str, str] = ("A", "B"),
 ) -> LinkResult:
     """Link two encoded files one-to-one.
 
     With ``threshold=None`` the threshold is estimated from the data (see
-    :func:`linkage.threshold.estimate_threshold`). Links at or above the threshold are
+    :func:`linkage.linker.threshold.estimate_threshold`). Links at or above the threshold are
     ``match``; within ``review_width`` below it, ``possible`` (clerical review). Assigned pairs
     down to ``min_score`` are also returned, as ``below``, for threshold curves. Each A record
     keeps its ``top_k`` best candidates (``None``: every pair above the floor), which bounds
@@ -123,15 +122,10 @@ def link(
         threshold = fit.threshold
     bands = band_labels(assigned.score, threshold=threshold, review_width=review_width)
     show = bands != BELOW if min_score is None else (bands != BELOW) | (assigned.score >= min_score)
-    links = pl.DataFrame(
-        {
-            "id_a": a.record_ids.to_numpy()[assigned.i[show]],
-            "id_b": b.record_ids.to_numpy()[assigned.j[show]],
-            "score": assigned.score[show],
-            "band": bands[show],
-        },
-        schema={"id_a": pl.Utf8, "id_b": pl.Utf8, "score": pl.Float64, "band": pl.Utf8},
-    )
+    columns = (a.record_ids.to_numpy()[assigned.i[show]], b.record_ids.to_numpy()[assigned.j[show]],
+               assigned.score[show], bands[show])
+    types = (pl.Utf8, pl.Utf8, pl.Float64, pl.Utf8)
+    links = pl.DataFrame(dict(zip(LINK_COLUMNS, columns)), schema=dict(zip(LINK_COLUMNS, types)))
     return LinkResult(
         links=links,
         threshold=float(threshold),
@@ -142,3 +136,38 @@ def link(
         comparisons=scores.comparisons,
         candidates=len(scores.pairs),
     )
+
+
+@dataclass(frozen=True)
+class LinkRun:
+    """What :func:`link_files` did: the result, the summary written beside the table, the files."""
+
+    result: LinkResult
+    summary: dict[str, Any]
+    out: Path
+    replaced: tuple[Path, ...]
+
+
+def link_files(
+    file_a: str | Path,
+    file_b: str | Path,
+    out: str | Path,
+    *,
+    force: bool = False,
+    quiet: bool = True,
+    **options: Any,
+) -> LinkRun:
+    """Verify and link two encoded files, and write the link table and its summary.
+
+    ``options`` are those of :func:`link`. ``force`` replaces the table and its summary,
+    nothing else.
+    """
+    file_a, file_b = Path(file_a), Path(file_b)
+    outputs = link_table_outputs(out)
+    replaced = check_outputs(outputs, inputs=(file_a, file_b), force=force)
+    a, b = read_encoded(file_a), read_encoded(file_b)
+    res = link(a, b, quiet=quiet, names=(str(file_a), str(file_b)), **options)
+    summary = {"file_a": file_a.name, "file_b": file_b.name, "provider_a": a.provider, "provider_b": b.provider,
+               "schema_fingerprint": a.schema.fingerprint(), "key_check": a.key_check, **res.summary()}
+    write_links(res.links, outputs[0], summary=summary, force=force)
+    return LinkRun(res, summary, outputs[0], tuple(replaced))

@@ -1,69 +1,123 @@
-"""The encoded file (``*.enc.parquet``) and its manifest: atomic write, read, verify.
+"""The encoded file (``*.enc.parquet``) and its manifest: what a provider sends, what the linkage unit reads.
 
-Columns ``record_id`` (string) and ``clk`` (fixed-size binary, ``filter_length / 8`` bytes).
-The Parquet key-value metadata ``linkage`` holds JSON: format version, the schema (never the
-key), its fingerprint, the key check value, counts, field issue counts, provider, tool
-version and creation time. The sidecar ``<file>.manifest.json`` holds the file's SHA-256,
-size and counts; a reader refuses a file that does not match it.
+Columns ``record_id`` (string) and ``clk`` (fixed-size binary, ``filter_length / 8`` bytes;
+bit ``i`` is bit ``7 - i % 8`` of byte ``i // 8``). The Parquet key-value metadata ``linkage``
+holds JSON: format version, encoding rules version, the resolved schema (never the key), its
+fingerprint, the key check value, counts, field issue counts, provider, tool version and
+creation time. The sidecar ``<file>.manifest.json`` holds the file's SHA-256, size and
+counts; a reader refuses a file that does not match it.
+
+Format version 2 carries the schema in schema language version 2; version 1 files (schema
+version 1) are still read, and link with version 2 files of the same fingerprint.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
-import tempfile
-from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import __version__
-from .encode import Counts, Encoded
-from .errors import IntegrityError, InputError, SchemaError
-from .schema import Schema
+from .._version import __version__
+from ..errors import InputError, IntegrityError, SchemaError
+from ..schema import ENCODING_VERSION, MISSING, WARNINGS, Schema
+from .files import atomic_path, file_sha256, refuse_existing
 
 __all__ = [
-    "write_encoded", "read_encoded", "manifest_path", "FORMAT_VERSION", "atomic_path", "file_sha256",
-    "write_links", "read_links", "read_summary", "summary_path", "refuse_existing", "check_link_table_path",
+    "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
+    "Counts",
+    "Encoded",
+    "manifest_path",
+    "popcounts",
+    "read_encoded",
+    "write_encoded",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # written here
+FORMAT_VERSIONS = (1, 2)  # read here
 _META_KEY = b"linkage"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Where every input row went; ``rows_in == encoded + rejected + opted_out``."""
+
+    rows_in: int
+    encoded: int
+    rejected: int
+    opted_out: int
+
+    def __post_init__(self) -> None:
+        if self.rows_in != self.encoded + self.rejected + self.opted_out:
+            raise ValueError("counts do not reconcile")
+
+    def line(self) -> str:
+        return (
+            f"rows in {self.rows_in:,} = encoded {self.encoded:,} + rejected {self.rejected:,}"
+            f" + opted out {self.opted_out:,}"
+        )
+
+
+def popcounts(filters: np.ndarray) -> np.ndarray:
+    """Bits set in each packed filter (``(n, nbytes)`` uint8)."""
+    return np.bitwise_count(filters).sum(axis=1, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Encoded records of one provider: pseudonymous ids and packed filters, no identifiers.
+
+    ``clks`` is ``(n, filter_length // 8)`` uint8; bit ``i`` of a filter is bit ``7 - i % 8``
+    of byte ``i // 8``. ``rejects`` (row, record_id, reason) stays with the provider and is
+    never written to the encoded file.
+    """
+
+    record_ids: pl.Series
+    clks: np.ndarray
+    schema: Schema
+    key_check: str
+    counts: Counts
+    field_issues: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejects: pl.DataFrame | None = None
+    provider: str | None = None
+    created: str | None = None
+    kernel: str | None = None
+
+    def __len__(self) -> int:
+        return self.clks.shape[0]
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """``record_id`` and ``clk`` (binary) as a polars frame."""
+        return pl.DataFrame({"record_id": self.record_ids, "clk": pl.from_arrow(clk_array(self.clks)).cast(pl.Binary)})
+
+    def popcounts(self) -> np.ndarray:
+        """Bits set per filter."""
+        return popcounts(self.clks)
+
+    def issue_lines(self) -> list[str]:
+        """One line per field with problem counts (schema order; missing first, warnings marked)."""
+        lines = []
+        for name in (f.name for f in self.schema.fields):
+            reasons = self.field_issues.get(name, {})
+            if not reasons:
+                continue
+            ordered = sorted(reasons.items(), key=lambda kv: (kv[0] != MISSING, kv[0]))
+            parts = [f"{r}{' (kept, warning)' if r in WARNINGS else ''} {n:,}" for r, n in ordered]
+            lines.append(f"{name}: " + ", ".join(parts))
+        return lines
 
 
 def manifest_path(path: str | Path) -> Path:
     path = Path(path)
     return path.with_name(path.name + ".manifest.json")
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed onto it only if the block succeeds."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        with open(tmp_path, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
 
 
 def clk_array(clks: np.ndarray) -> pa.FixedSizeBinaryArray:
@@ -77,6 +131,7 @@ def clk_array(clks: np.ndarray) -> pa.FixedSizeBinaryArray:
 def _metadata(enc: Encoded, provider: str | None) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
+        "encoding_version": ENCODING_VERSION,
         "tool_version": __version__,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "provider": provider,
@@ -89,21 +144,6 @@ def _metadata(enc: Encoded, provider: str | None) -> dict[str, Any]:
     }
 
 
-def refuse_existing(paths: list[Path], force: bool) -> None:
-    """Refuse outputs that exist (unless ``force``) or whose folder does not exist."""
-    for p in map(Path, paths):
-        if p.exists() and not force:
-            raise InputError(f"{p}: already exists; use --force to replace it")
-        if not p.parent.is_dir():
-            raise InputError(f"{p.parent}: output folder does not exist")
-
-
-def check_link_table_path(path: str | Path) -> None:
-    """A link table is written as ``.csv`` or ``.parquet``."""
-    if Path(path).suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(f"{path}: the link table must end in .csv or .parquet")
-
-
 def write_encoded(enc: Encoded, path: str | Path, *, provider: str | None = None, force: bool = False) -> Path:
     """Write the encoded file and its manifest atomically; refuses to overwrite unless ``force``."""
     path = Path(path)
@@ -111,7 +151,7 @@ def write_encoded(enc: Encoded, path: str | Path, *, provider: str | None = None
     refuse_existing([path, mpath], force)
     meta = _metadata(enc, provider if provider is not None else enc.provider)
     table = pa.table({"record_id": enc.record_ids.to_arrow().cast(pa.string()), "clk": clk_array(enc.clks)})
-    table = table.replace_schema_metadata({_META_KEY: json.dumps(meta, sort_keys=True).encode()})
+    table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})  # fields keep their order
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
         manifest = {
@@ -166,13 +206,25 @@ def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
         version = meta["format_version"]
     except (ValueError, KeyError, TypeError):
         raise IntegrityError(f"{path}: linkage metadata is unreadable") from None
-    if version != FORMAT_VERSION:
-        raise IntegrityError(f"{path}: format version {version} is not supported (this tool reads {FORMAT_VERSION})")
+    if version not in FORMAT_VERSIONS:
+        raise IntegrityError(f"{path}: format version {version!r} is not supported (this tool reads "
+                             f"versions {', '.join(map(str, FORMAT_VERSIONS))}); upgrade linkage to read it")
+    encoding = meta.get("encoding_version", 1)
+    if encoding != ENCODING_VERSION:
+        raise IntegrityError(f"{path}: encoding rules version {encoding!r} is not supported (this tool reads "
+                             f"version {ENCODING_VERSION}); upgrade linkage to read it")
     try:
         schema = Schema.from_dict(meta["schema"], source=f"{path} (schema)")
+    except SchemaError as e:
+        if any("is not supported" in p for p in e.problems):
+            raise IntegrityError(str(e)) from None
+        raise IntegrityError(f"{path}: linkage metadata is inconsistent (its schema is invalid)") from None
+    except KeyError:
+        raise IntegrityError(f"{path}: linkage metadata is inconsistent (it has no schema)") from None
+    try:
         counts = Counts(**meta["counts"])
-    except (SchemaError, KeyError, TypeError, ValueError):
-        raise IntegrityError(f"{path}: linkage metadata is inconsistent") from None
+    except (KeyError, TypeError, ValueError):
+        raise IntegrityError(f"{path}: linkage metadata is inconsistent (its counts)") from None
     nbytes = schema.filter_length // 8
     if table.column_names[:2] != ["record_id", "clk"] or table.schema.field("clk").type != pa.binary(nbytes):
         raise IntegrityError(f"{path}: columns do not match the encoded file format")
@@ -195,47 +247,3 @@ def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
         provider=meta.get("provider"),
         created=meta.get("created"),
     )
-
-
-def summary_path(path: str | Path) -> Path:
-    path = Path(path)
-    return path.with_name(path.name + ".summary.json")
-
-
-def write_links(links: pl.DataFrame, path: str | Path, *, summary: dict[str, Any] | None = None,
-                force: bool = False) -> Path:
-    """Write a link table (``.csv`` or ``.parquet``) and its summary JSON beside it, atomically."""
-    path = Path(path)
-    spath = summary_path(path)
-    check_link_table_path(path)
-    refuse_existing([path, spath], force)
-    with atomic_path(path) as tmp:
-        if path.suffix.lower() == ".csv":
-            links.write_csv(tmp, float_precision=6)
-        else:
-            links.write_parquet(tmp)
-        with atomic_path(spath) as stmp:
-            stmp.write_text(json.dumps(summary or {}, indent=2, sort_keys=True) + "\n")
-    return path
-
-
-def read_links(path: str | Path) -> pl.DataFrame:
-    """Read a link table written by `linkage link` (CSV or Parquet)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    try:
-        if path.suffix.lower() == ".parquet":
-            return pl.read_parquet(path)
-        return pl.read_csv(path, schema_overrides={"id_a": pl.Utf8, "id_b": pl.Utf8})
-    except Exception:
-        raise InputError(f"{path}: not a readable link table (CSV or Parquet)") from None
-
-
-def read_summary(path: str | Path) -> dict[str, Any] | None:
-    """The summary stored beside a link table, if there is one."""
-    spath = summary_path(path)
-    try:
-        return json.loads(spath.read_text())
-    except (OSError, ValueError):
-        return None

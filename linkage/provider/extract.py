@@ -10,15 +10,50 @@ import codecs
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from .encode import as_text_frame
-from .errors import InputError
+from ..defaults import ENCODED_SUFFIX, REJECTS_SUFFIX, TEXT_ENCODING
+from ..errors import InputError
+from ..format.files import write_safe_csv
 
-__all__ = ["read_extract", "read_opt_out", "write_rejects", "spreadsheet_safe"]
+__all__ = ["as_text_frame", "default_rejects_path", "read_extract", "read_opt_out", "write_rejects"]
 
 _PARQUET = (".parquet", ".pq")
+
+
+def as_text_frame(df: Any) -> pl.DataFrame:
+    """A polars frame with every column as text (pandas accepted; integral floats lose '.0')."""
+    if not isinstance(df, pl.DataFrame):
+        try:
+            df = pl.from_pandas(df)
+        except Exception:
+            raise InputError("expected a polars or pandas DataFrame") from None
+    casts = []
+    for name, dtype in df.schema.items():
+        col = pl.col(name)
+        if dtype.is_float():
+            col = pl.when(col == col.round(0)).then(col.cast(pl.Int64).cast(pl.Utf8)).otherwise(col.cast(pl.Utf8))
+        elif dtype != pl.Utf8:
+            col = col.cast(pl.Utf8)
+        casts.append(col.alias(name))
+    return df.select(casts)
+
+
+def default_rejects_path(out: str | Path) -> Path:
+    """The rejects file beside an encoded file: ``x.enc.parquet`` -> ``x.rejects.csv``.
+
+    It sits beside the output, not the input, so one extract can be encoded twice (with
+    different keys, to different outputs) without one run replacing the other's rejects.
+    """
+    out = Path(out)
+    name = out.name
+    for suffix in (ENCODED_SUFFIX, out.suffix):
+        if suffix and name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return out.with_name(name + REJECTS_SUFFIX)
 
 
 def _decode(data: bytes, path: Path, encoding: str) -> str:
@@ -45,7 +80,7 @@ def _first_ragged_line(text: str) -> str:
     return "it is not well-formed CSV (check quoting)"
 
 
-def read_extract(path: str | Path, *, encoding: str = "utf-8") -> pl.DataFrame:
+def read_extract(path: str | Path, *, encoding: str = TEXT_ENCODING) -> pl.DataFrame:
     """Read a CSV (UTF-8 with or without BOM, or ``encoding``) or Parquet extract, all as text."""
     path = Path(path)
     if not path.is_file():
@@ -74,7 +109,7 @@ def read_opt_out(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: opt-out file not found")
-    text = _decode(path.read_bytes(), path, "utf-8")
+    text = _decode(path.read_bytes(), path, TEXT_ENCODING)
     lines = [ln.strip() for ln in text.splitlines()]
     if lines and "," in lines[0]:
         header = [h.strip() for h in next(csv.reader([lines[0]]))]
@@ -89,19 +124,12 @@ def read_opt_out(path: str | Path) -> list[str]:
     return [ln for ln in lines if ln]
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(e: pl.Expr) -> pl.Expr:
-    """Prefix cells a spreadsheet would run as a formula (=, +, -, @, tab, CR) with a quote."""
-    formula = pl.any_horizontal([e.str.starts_with(c) for c in _FORMULA_START])
-    return pl.when(formula).then(pl.lit("'") + e).otherwise(e).name.keep()
-
-
 def write_rejects(path: str | Path, raw: pl.DataFrame, rejects: pl.DataFrame) -> int:
-    """Write rejected rows (row number, reason, then their input columns) for the provider."""
+    """Write rejected rows (row number, reason, then their input columns) for the provider.
+
+    Cells are escaped so a spreadsheet never runs one as a formula.
+    """
     raw = raw.with_row_index("row", offset=1)
     out = rejects.select("row", "reason").join(raw, on="row", how="left").sort("row")
-    out = out.with_columns(spreadsheet_safe(pl.col(c)) for c in out.columns if out.schema[c] == pl.Utf8)
-    out.write_csv(path)
+    write_safe_csv(out, path)
     return out.height

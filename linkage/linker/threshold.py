@@ -59,7 +59,7 @@ import polars as pl
 
 from .score import Pairs
 
-__all__ = ["ThresholdFit", "estimate_threshold", "METHOD"]
+__all__ = ["METHOD", "ThresholdFit", "estimate_threshold"]
 
 METHOD = "em-mixture"
 _NB = 200  # score bins of width 1/_NB on [0, 1); bin _NB holds exact 1.0 (duplicates)

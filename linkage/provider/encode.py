@@ -14,83 +14,28 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from .errors import InputError
+from ..compiled import resolve_kernel
+from ..defaults import KERNEL
+from ..errors import InputError
+from ..format.encoded import Counts, Encoded
+from ..progress import progress
+from ..schema import RECORD_ID, Schema
+from .extract import as_text_frame
 from .keys import check_key_length, key_check_value, mac_key
-from .progress import progress
-from .schema import Schema
-from .score import resolve_kernel
-from .standardise import MISSING, WARNINGS, standardise_codes, standardise_record_ids
+from .standardise import standardise_codes, standardise_record_ids
 from .tokens import field_tokens
 
-__all__ = ["Counts", "Encoded", "encode_frame", "hash_tokens", "as_text_frame"]
+__all__ = ["encode_frame", "hash_tokens"]
 
 _PERSON = b"linkage-token"
 _POSITIONS_PER_DIGEST = 16  # 64-byte digest, 4 bytes per position
 _CHUNK = 1 << 16
 _RECORD_CHUNK = 1 << 17
-
-
-@dataclass(frozen=True)
-class Counts:
-    """Where every input row went; ``rows_in == encoded + rejected + opted_out``."""
-
-    rows_in: int
-    encoded: int
-    rejected: int
-    opted_out: int
-
-    def __post_init__(self) -> None:
-        if self.rows_in != self.encoded + self.rejected + self.opted_out:
-            raise ValueError("counts do not reconcile")
-
-    def line(self) -> str:
-        return (
-            f"rows in {self.rows_in:,} = encoded {self.encoded:,} + rejected {self.rejected:,}"
-            f" + opted out {self.opted_out:,}"
-        )
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """Encoded records of one provider: pseudonymous ids and packed filters, no identifiers.
-
-    ``clks`` is ``(n, filter_length // 8)`` uint8; bit ``i`` of a filter is bit ``7 - i % 8``
-    of byte ``i // 8``. ``rejects`` (row, record_id, reason) stays with the provider and is
-    never written to the encoded file.
-    """
-
-    record_ids: pl.Series
-    clks: np.ndarray
-    schema: Schema
-    key_check: str
-    counts: Counts
-    field_issues: dict[str, dict[str, int]] = field(default_factory=dict)
-    rejects: pl.DataFrame | None = None
-    provider: str | None = None
-    created: str | None = None
-    kernel: str | None = None
-
-    def __len__(self) -> int:
-        return self.clks.shape[0]
-
-    @property
-    def frame(self) -> pl.DataFrame:
-        """``record_id`` and ``clk`` (binary) as a polars frame."""
-        from .store import clk_array
-
-        return pl.DataFrame({"record_id": self.record_ids, "clk": pl.from_arrow(clk_array(self.clks)).cast(pl.Binary)})
-
-    def popcounts(self) -> np.ndarray:
-        """Bits set per filter."""
-        from .score import popcounts
-
-        return popcounts(self.clks)
 
 
 def hash_tokens(tokens: list[str], key: bytes, *, k: int, filter_length: int) -> np.ndarray:
@@ -128,6 +73,7 @@ def value_filters(value: np.ndarray, tok: np.ndarray, tok_filters: np.ndarray, n
     if kernel == "numba":
         from .kernels import or_pairs
 
+
         or_pairs(value.astype(np.int64), tok.astype(np.int64), tok_filters, out)
         return out
     order = np.argsort(value, kind="stable")
@@ -148,6 +94,7 @@ def record_filters(tables: list[np.ndarray], indices: list[np.ndarray], *, kerne
     if kernel == "numba":
         from .kernels import or_rows
 
+
         offsets = np.cumsum([0] + [len(t) for t in tables[:-1]])
         stacked = np.concatenate(tables)
         index = np.stack([idx + off for idx, off in zip(indices, offsets)], axis=1).astype(np.int64)
@@ -163,24 +110,6 @@ def record_filters(tables: list[np.ndarray], indices: list[np.ndarray], *, kerne
     return out
 
 
-def as_text_frame(df: Any) -> pl.DataFrame:
-    """A polars frame with every column as text (pandas accepted; integral floats lose '.0')."""
-    if not isinstance(df, pl.DataFrame):
-        try:
-            df = pl.from_pandas(df)
-        except Exception:
-            raise InputError("expected a polars or pandas DataFrame") from None
-    casts = []
-    for name, dtype in df.schema.items():
-        col = pl.col(name)
-        if dtype.is_float():
-            col = pl.when(col == col.round(0)).then(col.cast(pl.Int64).cast(pl.Utf8)).otherwise(col.cast(pl.Utf8))
-        elif dtype != pl.Utf8:
-            col = col.cast(pl.Utf8)
-        casts.append(col.alias(name))
-    return df.select(casts)
-
-
 def encode_frame(
     df: Any,
     schema: Schema | None = None,
@@ -188,7 +117,7 @@ def encode_frame(
     key: bytes,
     opt_out: Iterable[str] | None = None,
     today: dt.date | None = None,
-    kernel: str = "auto",
+    kernel: str = KERNEL,
     quiet: bool = True,
 ) -> Encoded:
     """Standardise and encode an extract into keyed Bloom filters.
@@ -201,20 +130,21 @@ def encode_frame(
     schema = schema or Schema.default()
     check_key_length(key, "key")
     df = as_text_frame(df)
-    missing = [c for c in schema.columns if c not in df.columns]
+    missing = [c for c in schema.input_columns if c not in df.columns]
     if missing:
-        raise InputError(f"missing column(s): {', '.join(missing)}; map them with a schema (column = ...)")
+        raise InputError(f"missing column(s): {', '.join(missing)}; map them in the schema's [columns] table")
     n_in = df.height
 
     # Opted-out people are dropped first: not standardised, not counted, not encoded.
-    rid = standardise_record_ids(df["record_id"])
+    rid = standardise_record_ids(df[schema.column(RECORD_ID)])
     opted = sorted({str(x).strip() for x in (opt_out or [])})
     is_opted = rid.is_in(opted).fill_null(False).to_numpy()
     rows = np.flatnonzero(~is_opted)
-    kept = df.select(schema.columns[1:])[rows] if is_opted.any() else df.select(schema.columns[1:])
+    columns = [schema.column(f.name) for f in schema.fields]
+    kept = df.select(columns)[rows] if is_opted.any() else df.select(columns)
     kept_rid = rid.gather(rows) if is_opted.any() else rid
 
-    codes = [standardise_codes(kept[f.source_column], f, today=today) for f in schema.fields]
+    codes = [standardise_codes(kept[schema.column(f.name)], f, today=today) for f in schema.fields]
     present = np.zeros(len(rows), dtype=np.int64)
     for f, c in zip(schema.fields, codes):
         if f.linkable:
@@ -258,16 +188,3 @@ def encode_frame(
         rejects=rejects,
         kernel=kernel,
     )
-
-
-def issue_summary(issues: dict[str, dict[str, int]], schema: Schema) -> list[str]:
-    """One line per field (in schema order) with problem counts; missing first, warnings marked."""
-    lines = []
-    for name in (f.name for f in schema.fields):
-        reasons = issues.get(name, {})
-        if not reasons:
-            continue
-        ordered = sorted(reasons.items(), key=lambda kv: (kv[0] != MISSING, kv[0]))
-        parts = [f"{r}{' (kept, warning)' if r in WARNINGS else ''} {n:,}" for r, n in ordered]
-        lines.append(f"{name}: " + ", ".join(parts))
-    return lines

@@ -13,12 +13,11 @@ import secrets
 import stat
 from pathlib import Path
 
-from .errors import KeyFileError
+from ..defaults import KEY_BYTES, MIN_KEY_BYTES
+from ..errors import KeyFileError
 
-__all__ = ["generate_key", "write_key", "read_key", "key_from_env", "key_check_value", "MIN_KEY_BYTES"]
+__all__ = ["check_key_length", "generate_key", "key_check_value", "key_from_env", "read_key", "write_key"]
 
-MIN_KEY_BYTES = 16
-KEY_BYTES = 32
 _KCV_LABEL = b"linkage key check value v1"
 
 

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..format.links import BELOW, MATCH, POSSIBLE
 from .score import Pairs
 
-__all__ = ["solve_one_to_one", "band_labels", "review_floor", "MATCH", "POSSIBLE", "BELOW"]
-
-MATCH = "match"
-POSSIBLE = "possible"
-BELOW = "below"
+__all__ = ["band_labels", "review_floor", "solve_one_to_one"]
 
 
 def _first_per_key(keys: np.ndarray) -> np.ndarray:

@@ -55,14 +55,19 @@ few seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-__all__ = ["SynthData", "synth_families"]
+from ..defaults import SEED, SYNTH_MIN_RECORDS, SYNTH_RECORDS
+
+__all__ = ["SynthData", "synth_families", "synth_paths", "write_synth"]
 
 COLUMNS: tuple[str, ...] = (
     "record_id",
@@ -90,241 +95,21 @@ class SynthData:
 # Reference lists
 # ---------------------------------------------------------------------------
 
-# Roughly in order of frequency; sampled with Zipf-like weights.
-_MALE_NAMES: tuple[str, ...] = (
-    "Oliver", "George", "Harry", "Jack", "Jacob", "Noah", "Charlie", "Mohammed",
-    "Thomas", "Oscar", "William", "James", "Henry", "Leo", "Alfie", "Joshua",
-    "Freddie", "Archie", "Ethan", "Isaac", "Alexander", "Joseph", "Edward",
-    "Samuel", "Max", "Daniel", "Arthur", "Lucas", "Muhammad", "Logan", "Theo",
-    "Harrison", "Benjamin", "Mason", "Sebastian", "Finley", "Adam", "Dylan",
-    "Zachary", "Riley", "Teddy", "Theodore", "David", "Toby", "Jake", "Louie",
-    "Elijah", "Reuben", "Arlo", "Hugo", "Luca", "Matthew", "Harvey", "Reggie",
-    "Michael", "Albert", "Tommy", "Luke", "Stanley", "Jenson", "Frankie",
-    "Gabriel", "Elliot", "Ryan", "Rory", "Ronnie", "Nathan", "Owen", "Liam",
-    "Callum", "Kyle", "Connor", "Jamie", "Lewis", "Robert", "John", "Richard",
-    "Christopher", "Mark", "Paul", "Andrew", "Peter", "Stephen", "Steven",
-    "Anthony", "Kevin", "Gary", "Ian", "Simon", "Martin", "Neil", "Graham",
-    "Colin", "Keith", "Brian", "Alan", "Kenneth", "Derek", "Trevor", "Roger",
-    "Geoffrey", "Raymond", "Dennis", "Roy", "Frank", "Ernest", "Harold",
-    "Walter", "Frederick", "Leonard", "Norman", "Donald", "Gordon", "Malcolm",
-    "Stuart", "Craig", "Scott", "Darren", "Wayne", "Lee", "Dean", "Jason",
-    "Carl", "Shaun", "Barry", "Philip", "Nicholas", "Timothy", "Jonathan",
-    "Charles", "Gregory", "Patrick", "Francis", "Gerald", "Ronald", "Alfred",
-    "Rhys", "Gareth", "Dafydd", "Ieuan", "Hamish", "Angus", "Fraser",
-    "Alasdair", "Ruaridh", "Eoin", "Seán", "Ciarán", "Niall", "Declan", "Oisín",
-    "Łukasz", "Piotr", "Krzysztof", "Tomasz", "Jakub", "Mateusz", "Paweł",
-    "Marek", "Andrzej", "Michał", "Wojciech", "José", "Jorge", "Luis", "Carlos",
-    "Miguel", "João", "António", "Francesco", "Giuseppe", "Marco", "Matteo",
-    "Ahmed", "Ali", "Hassan", "Hussain", "Ibrahim", "Omar", "Yusuf", "Bilal",
-    "Imran", "Tariq", "Zain", "Ayaan", "Arjun", "Rohan", "Vikram", "Rajesh",
-    "Sanjay", "Amit", "Deepak", "Sunil", "Gurpreet", "Jaswinder", "Kwame",
-    "Kofi", "Chinedu", "Oluwaseun", "Tunde", "Emeka", "Andrei", "Ionuț", "Mihai",
-    "Florin", "Bogdan", "René", "Jürgen", "Stefan", "Björn", "Søren", "Wei",
-    "Hiroshi",
-)
+# Names, nicknames and outward codes are package data files (``linkage/research/data``):
+# names one a line, roughly in order of frequency (sampled with Zipf-like weights);
+# nicknames as (formal name, sex M/F, nicknames separated by "|"), used in both directions.
 
-_FEMALE_NAMES: tuple[str, ...] = (
-    "Olivia", "Amelia", "Isla", "Ava", "Mia", "Ivy", "Lily", "Isabella", "Rosie",
-    "Sophia", "Grace", "Freya", "Willow", "Florence", "Emily", "Ella", "Poppy",
-    "Evie", "Elsie", "Charlotte", "Evelyn", "Sienna", "Sofia", "Daisy", "Phoebe",
-    "Sophie", "Alice", "Harper", "Matilda", "Ruby", "Emilia", "Maya", "Millie",
-    "Isabelle", "Esme", "Eva", "Chloe", "Jessica", "Hannah", "Lucy", "Scarlett",
-    "Imogen", "Layla", "Amber", "Zara", "Aisha", "Fatima", "Maryam", "Zainab",
-    "Amira", "Ayesha", "Sarah", "Laura", "Emma", "Rebecca", "Rachel", "Claire",
-    "Nicola", "Michelle", "Lisa", "Karen", "Tracey", "Julie", "Joanne", "Helen",
-    "Susan", "Deborah", "Amanda", "Angela", "Jacqueline", "Caroline", "Louise",
-    "Samantha", "Kelly", "Donna", "Elaine", "Gillian", "Alison", "Jane",
-    "Catherine", "Katherine", "Kathleen", "Margaret", "Elizabeth", "Mary",
-    "Patricia", "Jennifer", "Barbara", "Dorothy", "Joan", "Jean", "Sheila",
-    "Brenda", "Pauline", "Valerie", "Maureen", "Doreen", "Irene", "Edna",
-    "Ethel", "Gladys", "Mabel", "Hilda", "Winifred", "Beryl", "Marjorie",
-    "Joyce", "Shirley", "Christine", "Linda", "Janet", "Carol", "Wendy", "Anne",
-    "Ann", "Victoria", "Natalie", "Abigail", "Megan", "Bethany", "Georgia",
-    "Holly", "Jasmine", "Leah", "Eleanor", "Madeleine", "Josephine", "Alexandra",
-    "Niamh", "Siobhán", "Aoife", "Róisín", "Caoimhe", "Saoirse", "Sinéad",
-    "Eilidh", "Morag", "Kirsty", "Fiona", "Catriona", "Ffion", "Cerys", "Seren",
-    "Nia", "Carys", "Gwen", "Zoë", "Chloé", "Aleksandra", "Agnieszka",
-    "Katarzyna", "Małgorzata", "Magdalena", "Joanna", "Ewa", "Zofia", "Florența",
-    "Ioana", "Elena", "Andreea", "María", "Inês", "Lucía", "Giulia", "Francesca",
-    "Chiara", "Priya", "Anjali", "Deepa", "Sunita", "Pooja", "Neha", "Kiran",
-    "Simran", "Manpreet", "Harpreet", "Nasreen", "Shabana", "Rukhsana", "Yasmin",
-    "Noor", "Hafsa", "Amara", "Chioma", "Ngozi", "Adaeze", "Folake", "Abena",
-    "Mei", "Yuki", "Hélène", "Renée", "Anaïs",
-)
 
-_SURNAMES: tuple[str, ...] = (
-    "Smith", "Jones", "Williams", "Taylor", "Brown", "Davies", "Evans", "Wilson",
-    "Thomas", "Johnson", "Roberts", "Robinson", "Thompson", "Wright", "Walker",
-    "White", "Edwards", "Hughes", "Green", "Hall", "Lewis", "Harris", "Clarke",
-    "Patel", "Jackson", "Wood", "Turner", "Martin", "Cooper", "Hill", "Ward",
-    "Morris", "Moore", "Clark", "Lee", "King", "Baker", "Harrison", "Morgan",
-    "Allen", "James", "Scott", "Phillips", "Watson", "Davis", "Parker", "Price",
-    "Bennett", "Young", "Griffiths", "Mitchell", "Kelly", "Cook", "Carter",
-    "Richardson", "Bailey", "Collins", "Bell", "Shaw", "Murphy", "Miller", "Cox",
-    "Richards", "Khan", "Marshall", "Anderson", "Simpson", "Ellis", "Adams",
-    "Singh", "Begum", "Wilkinson", "Foster", "Chapman", "Powell", "Webb",
-    "Rogers", "Gray", "Mason", "Ali", "Hunt", "Hussain", "Campbell", "Matthews",
-    "Owen", "Palmer", "Holmes", "Mills", "Barnes", "Knight", "Lloyd", "Butler",
-    "Russell", "Barker", "Fisher", "Stevens", "Jenkins", "Murray", "Dixon",
-    "Harvey", "Graham", "Pearson", "Ahmed", "Fletcher", "Walsh", "Kaur",
-    "Gibson", "Howard", "Andrews", "Stewart", "Elliott", "Reynolds", "Saunders",
-    "Payne", "Fox", "Ford", "Pearce", "Day", "Brooks", "West", "Lawrence",
-    "Cole", "Atkinson", "Bradley", "Spencer", "Gill", "Dawson", "Ball", "Burton",
-    "O'Brien", "Watts", "Rose", "Booth", "Perry", "Ryan", "Grant", "Wells",
-    "Armstrong", "Francis", "Rees", "Hayes", "Hart", "Hudson", "Newman",
-    "Barrett", "Webster", "Hunter", "Gregory", "Carr", "Lowe", "Page", "Marsh",
-    "Riley", "Dunn", "Woods", "Parsons", "Berry", "Stone", "Reid", "Holland",
-    "Hawkins", "Harding", "Porter", "Robertson", "Newton", "Oliver", "Reed",
-    "Kennedy", "Williamson", "Bird", "Gardner", "Shah", "Dean", "Lane", "Cooke",
-    "Bates", "Henderson", "Parry", "Burgess", "Bishop", "Walton", "Burns",
-    "Nicholson", "Shepherd", "Ross", "Cross", "Long", "Freeman", "Warren",
-    "Nicholls", "Hamilton", "Byrne", "Sutton", "McDonald", "Yates", "Hodgson",
-    "Robson", "Curtis", "Hopkins", "O'Connor", "Harper", "Coleman", "Watkins",
-    "Moss", "McCarthy", "Chambers", "O'Neill", "Griffin", "Sharp", "Hardy",
-    "Wheeler", "Potter", "Osborne", "Johnston", "Gordon", "Doyle", "Wallace",
-    "George", "Jordan", "Hutchinson", "Rowe", "Burke", "May", "Pritchard",
-    "Gilbert", "Willis", "Higgins", "Read", "Miles", "Stephenson", "Fraser",
-    "MacDonald", "MacLeod", "McKenzie", "Mackay", "Ferguson", "Sinclair",
-    "Cameron", "Duncan", "Buchanan", "Llewellyn", "Pugh", "Prosser", "Vaughan",
-    "Bowen", "Humphreys", "Nowak", "Kowalski", "Kowalska", "Wiśniewski",
-    "Wójcik", "Kamiński", "Lewandowski", "Zieliński", "Szymański", "Woźniak",
-    "Dąbrowski", "Popescu", "Ionescu", "Popa", "Rodrigues", "Fernandes",
-    "Silva", "Santos", "Pereira", "Costa", "García", "Rodríguez", "Martínez",
-    "López", "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Müller",
-    "Schmidt", "Schneider", "Fischer", "Weber", "Becker", "Van der Berg",
-    "Van Dijk", "De Jong", "D'Souza", "D'Silva", "Fernando", "Perera",
-    "Chaudhry", "Iqbal", "Malik", "Mahmood", "Akhtar", "Rahman", "Uddin", "Miah",
-    "Islam", "Hossain", "Choudhury", "Sharma", "Gupta", "Kumar", "Mistry",
-    "Chauhan", "Parmar", "Sandhu", "Sidhu", "Dhillon", "Okafor", "Okonkwo",
-    "Adeyemi", "Mensah", "Owusu", "Boateng", "Nguyen", "Tran", "Chen", "Wang",
-    "Li", "Zhang", "Wong", "Chan", "Kim", "Yılmaz", "Demir", "Papadopoulos",
-    "Brontë", "Smith-Jones", "Bowes-Lyon", "Lloyd-Jones", "Fiennes", "Le Roux",
-    "St John", "Ó Súilleabháin", "MacGregor", "Fitzgerald", "McLaughlin",
-)
+def _lines(name: str) -> tuple[str, ...]:
+    text = files("linkage.research").joinpath("data", name).read_text(encoding="utf-8")
+    return tuple(line for line in text.splitlines() if line.strip())
 
-# (formal name, sex "M"/"F", nicknames).  Used in both directions: a formal
-# name may become a nickname and a nickname may become its formal name.
-_NICKNAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("William", "M", ("Bill", "Will", "Billy")),
-    ("Robert", "M", ("Bob", "Rob", "Bobby")),
-    ("James", "M", ("Jim", "Jimmy", "Jamie")),
-    ("Alexander", "M", ("Alex", "Sandy")),
-    ("Thomas", "M", ("Tom", "Tommy")),
-    ("Michael", "M", ("Mike", "Mick", "Micky")),
-    ("David", "M", ("Dave", "Davy")),
-    ("Richard", "M", ("Rick", "Dick", "Richie")),
-    ("Christopher", "M", ("Chris", "Kit")),
-    ("Nicholas", "M", ("Nick", "Nicky")),
-    ("Daniel", "M", ("Dan", "Danny")),
-    ("Joseph", "M", ("Joe", "Joey")),
-    ("Samuel", "M", ("Sam", "Sammy")),
-    ("Benjamin", "M", ("Ben", "Benny")),
-    ("Edward", "M", ("Ed", "Eddie", "Ted")),
-    ("Stephen", "M", ("Steve",)),
-    ("Steven", "M", ("Steve",)),
-    ("Anthony", "M", ("Tony",)),
-    ("Andrew", "M", ("Andy", "Drew")),
-    ("Peter", "M", ("Pete",)),
-    ("Matthew", "M", ("Matt",)),
-    ("Jonathan", "M", ("Jon", "Jonny")),
-    ("John", "M", ("Jack", "Johnny")),
-    ("Timothy", "M", ("Tim",)),
-    ("Philip", "M", ("Phil",)),
-    ("Frederick", "M", ("Fred", "Freddie")),
-    ("Alfred", "M", ("Alf", "Alfie")),
-    ("Henry", "M", ("Harry", "Hal")),
-    ("Charles", "M", ("Charlie", "Chas")),
-    ("Gerald", "M", ("Gerry",)),
-    ("Kenneth", "M", ("Ken", "Kenny")),
-    ("Raymond", "M", ("Ray",)),
-    ("Leonard", "M", ("Len", "Lenny")),
-    ("Ronald", "M", ("Ron", "Ronnie")),
-    ("Donald", "M", ("Don",)),
-    ("Gregory", "M", ("Greg",)),
-    ("Joshua", "M", ("Josh",)),
-    ("Zachary", "M", ("Zac", "Zach")),
-    ("Nathan", "M", ("Nate",)),
-    ("Sebastian", "M", ("Seb",)),
-    ("Theodore", "M", ("Theo", "Teddy")),
-    ("Patrick", "M", ("Pat", "Paddy")),
-    ("Francis", "M", ("Frank",)),
-    ("Mohammed", "M", ("Mo",)),
-    ("Elizabeth", "F", ("Liz", "Beth", "Lizzie", "Betty")),
-    ("Margaret", "F", ("Maggie", "Peggy", "Meg")),
-    ("Katherine", "F", ("Kate", "Kathy", "Katie")),
-    ("Catherine", "F", ("Cathy", "Kate", "Cath")),
-    ("Jennifer", "F", ("Jenny", "Jen")),
-    ("Susan", "F", ("Sue", "Susie")),
-    ("Sarah", "F", ("Sally",)),
-    ("Deborah", "F", ("Debbie", "Debs")),
-    ("Amanda", "F", ("Mandy",)),
-    ("Jacqueline", "F", ("Jackie",)),
-    ("Victoria", "F", ("Vicky", "Tori")),
-    ("Nicola", "F", ("Nikki",)),
-    ("Rebecca", "F", ("Becky", "Becca")),
-    ("Abigail", "F", ("Abbie", "Abby")),
-    ("Eleanor", "F", ("Ellie", "Nell")),
-    ("Madeleine", "F", ("Maddie",)),
-    ("Patricia", "F", ("Pat", "Trish", "Patsy")),
-    ("Dorothy", "F", ("Dot", "Dotty")),
-    ("Joanne", "F", ("Jo",)),
-    ("Josephine", "F", ("Jo", "Josie")),
-    ("Christine", "F", ("Chris", "Chrissie")),
-    ("Charlotte", "F", ("Lottie", "Charlie")),
-    ("Louise", "F", ("Lou",)),
-    ("Gillian", "F", ("Gill", "Jill")),
-    ("Barbara", "F", ("Babs",)),
-    ("Valerie", "F", ("Val",)),
-    ("Samantha", "F", ("Sam", "Sammy")),
-    ("Alexandra", "F", ("Alex", "Lexi")),
-    ("Aleksandra", "F", ("Ola",)),
-    ("Małgorzata", "F", ("Gosia",)),
-    ("Katarzyna", "F", ("Kasia",)),
-    ("Isabella", "F", ("Bella", "Izzy")),
-    ("Florence", "F", ("Flo",)),
-    ("Matilda", "F", ("Tilly",)),
-)
 
-# Real outward codes from across the UK.
-_OUTWARD_CODES: tuple[str, ...] = (
-    # London
-    "EC1A", "EC1V", "EC2A", "EC3M", "EC4M", "WC1A", "WC1N", "WC2H", "WC2N",
-    "E1", "E2", "E3", "E5", "E8", "E10", "E14", "E15", "E17", "N1", "N4", "N7",
-    "N16", "N19", "N22", "NW1", "NW3", "NW5", "NW6", "NW10", "SE1", "SE5",
-    "SE10", "SE13", "SE15", "SE18", "SE22", "SE25", "SW1A", "SW1V", "SW2",
-    "SW4", "SW6", "SW9", "SW11", "SW15", "SW16", "SW19", "W1A", "W1D", "W1T",
-    "W2", "W4", "W5", "W10", "W12", "W14",
-    # Outer London and the South East
-    "CR0", "BR1", "DA1", "TN1", "RH1", "HA0", "UB1", "TW1", "IG1", "RM1", "EN1",
-    "SM1", "KT1", "GU1", "AL1", "WD17", "HP1", "LU1", "MK9", "SL1", "RG1",
-    "OX1", "OX4", "BN1", "BN2", "BN3", "PO1", "SO14", "SO15", "ME1", "CT1",
-    "SS1", "CM1", "CO1",
-    # East and Midlands
-    "CB1", "CB4", "NR1", "NR2", "IP1", "PE1", "NN1", "LN1", "NG1", "NG5", "NG7",
-    "LE1", "LE2", "LE4", "DE1", "DE22", "CV1", "B1", "B5", "B10", "B12", "B15",
-    "B23", "B29", "B44", "B90", "WV1", "WS1", "DY1", "WR1", "HR1", "TF1", "SY1",
-    "ST1",
-    # South West
-    "BS1", "BS3", "BS5", "BS7", "BS16", "BA1", "GL1", "SN1", "BH1", "EX1",
-    "EX4", "PL1", "PL4", "TR1",
-    # North
-    "M1", "M4", "M8", "M13", "M14", "M16", "M20", "M21", "M40", "OL1", "BL1",
-    "WN1", "WA1", "CH1", "CW1", "L1", "L4", "L8", "L15", "L18", "L36", "PR1",
-    "BB1", "LA1", "CA1", "LS1", "LS2", "LS6", "LS7", "LS8", "LS11", "LS17",
-    "LS28", "BD1", "BD3", "BD7", "HX1", "HD1", "WF1", "S1", "S2", "S6", "S10",
-    "S11", "DN1", "HU1", "HU5", "YO1", "YO10", "NE1", "NE4", "NE6", "NE15",
-    "SR1", "DH1", "TS1", "DL1",
-    # Wales
-    "CF10", "CF11", "CF14", "CF24", "SA1", "SA2", "NP20", "LL57",
-    # Scotland
-    "G1", "G3", "G12", "G20", "G31", "G42", "EH1", "EH3", "EH6", "EH11",
-    "AB10", "AB24", "DD1", "IV1", "PH1", "FK1", "KY1", "KA1", "PA1", "ML1",
-    "DG1", "TD1",
-    # Northern Ireland
-    "BT1", "BT5", "BT7", "BT9", "BT12",
-)
+def _nicknames() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    rows = csv.reader(_lines("nicknames.csv")[1:])
+    return tuple((formal, sex, tuple(nicks.split("|"))) for formal, sex, nicks in rows)
 
-# Letters permitted in the last two places of an inward code.
+
 _INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
 _QWERTY_NEIGHBOURS: dict[str, str] = {
@@ -478,15 +263,16 @@ def _zipf(n: int, offset: float) -> np.ndarray:
 
 @cache
 def _vocab() -> _Vocab:
-    male = list(dict.fromkeys(_MALE_NAMES))
-    female = list(dict.fromkeys(_FEMALE_NAMES))
+    male = list(dict.fromkeys(_lines("male_names.txt")))
+    female = list(dict.fromkeys(_lines("female_names.txt")))
+    nicknames = _nicknames()
     names = list(dict.fromkeys(male + female))
-    for _, _, nicks in _NICKNAMES:
+    for _, _, nicks in nicknames:
         names.extend(n for n in nicks if n not in names)
     index = {n: i for i, n in enumerate(names)}
 
     alt: list[list[set[str]]] = [[set() for _ in names] for _ in range(2)]
-    for formal, sex, nicks in _NICKNAMES:
+    for formal, sex, nicks in nicknames:
         s = _M if sex == "M" else _F
         alt[s][index[formal]].update(nicks)
         for nick in nicks:
@@ -500,7 +286,7 @@ def _vocab() -> _Vocab:
             alternatives[s, i, : len(ordered)] = ordered
             n_alt[s, i] = len(ordered)
 
-    surnames = list(dict.fromkeys(_SURNAMES))
+    surnames = list(dict.fromkeys(_lines("surnames.txt")))
     return _Vocab(
         first=pl.Series("first", names, dtype=pl.Utf8),
         male=np.array([index[n] for n in male], dtype=np.int32),
@@ -511,7 +297,7 @@ def _vocab() -> _Vocab:
         n_alternatives=n_alt,
         surnames=pl.Series("last", surnames, dtype=pl.Utf8),
         surname_p=_zipf(len(surnames), 20.0),
-        outward=pl.Series("outward", _OUTWARD_CODES, dtype=pl.Utf8),
+        outward=pl.Series("outward", _lines("outward_codes.txt"), dtype=pl.Utf8),
         letters=pl.Series("letters", list(_INWARD_LETTERS), dtype=pl.Utf8),
         sex_text=pl.Series("sex", [t for c in _SEX_CODINGS for t in c], dtype=pl.Utf8),
     )
@@ -578,7 +364,7 @@ def _first_names(sex: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _random_postcodes(n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     return (
-        rng.integers(0, len(_OUTWARD_CODES), n),
+        rng.integers(0, _vocab().outward.len(), n),
         rng.integers(0, 10, n),
         rng.integers(0, len(_INWARD_LETTERS), n),
         rng.integers(0, len(_INWARD_LETTERS), n),
@@ -1041,18 +827,15 @@ def _render(
 # ---------------------------------------------------------------------------
 
 
-DEFAULT_RECORDS = 10_000  # records of provider A unless asked otherwise
-
-
-def synth_families(records: int = DEFAULT_RECORDS, *, seed: int = 0) -> SynthData:
+def synth_families(records: int = SYNTH_RECORDS, *, seed: int = SEED) -> SynthData:
     """Generate provider extracts ``a`` and ``b`` and the true matches.
 
     ``a`` has exactly ``records`` rows and ``b`` roughly as many; about 65%
     of A's people are in B.  See the module docstring for the model.  The
     result depends only on ``records`` and ``seed``.
     """
-    if records < 1:
-        raise ValueError(f"records must be at least 1, got {records}")
+    if records < SYNTH_MIN_RECORDS:
+        raise ValueError(f"records must be at least {SYNTH_MIN_RECORDS}, got {records}")
     rng = np.random.default_rng(seed)
     n_match = int(rng.binomial(records, _MATCH_FRACTION))
     n_other = int(rng.binomial(records, _OTHER_FRACTION))
@@ -1092,3 +875,16 @@ def synth_families(records: int = DEFAULT_RECORDS, *, seed: int = 0) -> SynthDat
     a = a[rng.permutation(a.height)]
     b = b[rng.permutation(b.height)]
     return SynthData(a=a, b=b, truth=truth)
+
+
+def synth_paths(outdir: str | Path) -> dict[str, Path]:
+    """Where :func:`write_synth` writes: ``a.csv``, ``b.csv`` and ``truth.csv`` in ``outdir``."""
+    return {name: Path(outdir) / f"{name}.csv" for name in ("a", "b", "truth")}
+
+
+def write_synth(data: SynthData, outdir: str | Path) -> dict[str, Path]:
+    """Write the two extracts and the truth as CSV; the caller checks for existing files first."""
+    paths = synth_paths(outdir)
+    for name, path in paths.items():
+        getattr(data, name).write_csv(path)
+    return paths

@@ -1,6 +1,6 @@
 """Quality of links against ground truth: precision, recall, F1, curves and histograms.
 
-Computation only; :mod:`linkage.plots` draws the results. Recall is measured against every
+Computation only; :mod:`linkage.research.plots` draws the results. Recall is measured against every
 true pair in the truth table, so true pairs that were never scored count as missed.
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .errors import InputError
-from .solve import MATCH
+from ..errors import InputError
+from ..format.links import MATCH
 
-__all__ = ["Evaluation", "evaluate", "threshold_curve", "score_histogram", "as_frame"]
+__all__ = ["Evaluation", "as_frame", "evaluate", "score_histogram", "threshold_curve"]
 
 
 def as_frame(df: Any, *, columns: tuple[str, ...], what: str) -> pl.DataFrame:

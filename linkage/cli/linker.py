@@ -1,0 +1,56 @@
+"""Commands run at the linkage unit: link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..defaults import KERNEL, KERNELS, REVIEW_WIDTH, TOP_K
+from ._shared import echo_replaced, file_path, force_option, quiet_option, unit_interval
+
+__all__ = ["echo_link_run", "link"]
+
+
+def echo_link_run(run) -> None:
+    """What `link` prints: comparisons, the threshold and how it was chosen, the bands."""
+    res = run.result
+    click.echo(f"scored {res.comparisons:,} pairs with the {res.kernel} kernel; "
+               f"{res.candidates:,} candidate pairs kept")
+    if res.fit:
+        f = res.fit
+        click.echo(f"threshold {res.threshold:.3f} estimated from the data ({f.method}): "
+                   f"estimated precision {f.precision:.4f}, recall {f.recall:.4f}, F1 {f.f1:.4f}")
+    else:
+        click.echo(f"threshold {res.threshold:.3f} (given)")
+    bands = res.band_counts()
+    counts = ", ".join(f"{bands.get(b, 0):,} {b}" for b in ("match", "possible", "below") if b != "below" or b in bands)
+    echo_replaced(run.replaced)
+    click.echo(f"wrote {run.out}: {counts}")
+
+
+@click.command()
+@click.argument("file_a", type=file_path())
+@click.argument("file_b", type=file_path())
+@click.option("--out", "out", required=True, type=file_path(),
+              help="Link table to write: .csv or .parquet (a .summary.json is written beside it).")
+@click.option("--threshold", type=float, callback=unit_interval,
+              help="Match threshold on Dice; default: estimated from the data, without labels.")
+@click.option("--review-width", default=REVIEW_WIDTH, show_default=True, type=float, callback=unit_interval,
+              help="Width of the 'possible' band just below the threshold, for clerical review.")
+@click.option("--min-score", type=float, callback=unit_interval,
+              help="Also write assigned pairs down to this score (band 'below'), for threshold curves.")
+@click.option("--top-k", default=TOP_K, show_default=True, type=click.IntRange(min=0),
+              help="Candidates kept per record of A (0: every pair above the floor; memory grows with N x M).")
+@click.option("--kernel", default=KERNEL, show_default=True, type=click.Choice([KERNEL, *KERNELS]),
+              help="Dice kernel.")
+@force_option("the link table and its summary")
+@quiet_option
+def link(file_a: Path, file_b: Path, out: Path, threshold: float | None, review_width: float,
+         min_score: float | None, top_k: int, kernel: str, force: bool, quiet: bool) -> None:
+    """Link two encoded files one-to-one and write pseudonymous links with scores and bands."""
+    from ..linker.link import link_files
+
+    run = link_files(file_a, file_b, out, force=force, quiet=quiet, threshold=threshold, review_width=review_width,
+                     min_score=min_score, top_k=top_k or None, kernel=kernel)
+    echo_link_run(run)

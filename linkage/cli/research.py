@@ -1,0 +1,132 @@
+"""Commands for researchers: evaluate, synth, and demo (the whole path on synthetic data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..defaults import CURVE_MIN_SCORE, DEMO_DIR, SEED, SYNTH_MIN_RECORDS, SYNTH_RECORDS
+from ._shared import echo_replaced, file_path, force_option, quiet_option
+
+__all__ = ["demo", "evaluate", "synth"]
+
+
+def _evaluate_and_echo(links_path: Path, truth_path: Path, plot_path: Path | None) -> None:
+    from ..format.links import read_links, read_summary
+    from ..provider.extract import read_extract
+    from ..research.evaluate import evaluate as evaluate_links
+
+    ev = evaluate_links(read_links(links_path), read_extract(truth_path))
+    summary = read_summary(links_path) or {}
+    click.echo(f"quality of the 'match' links in {links_path}:")
+    click.echo(ev.table())
+    est = summary.get("estimated")
+    if est:
+        click.echo(f"  estimated at link time (no labels): precision {est['precision']:.4f}, "
+                   f"recall {est['recall']:.4f}, F1 {est['f1']:.4f}")
+    best = ev.curve.sort(["f1", "threshold"], descending=[True, False]).row(0, named=True)
+    click.echo(f"  best threshold in hindsight (labels): {best['threshold']:.3f} with F1 {best['f1']:.4f} "
+               f"(over the links in the file)")
+    if plot_path:
+        from ..research.plots import plot_evaluation
+
+        plot_evaluation(ev, plot_path, threshold=summary.get("threshold"))
+        click.echo(f"wrote {plot_path}")
+
+
+@click.command()
+@click.argument("links_path", metavar="LINKS", type=file_path())
+@click.option("--truth", "truth_path", required=True, type=file_path(),
+              help="CSV of true pairs with columns id_a,id_b.")
+@click.option("--plot", "plot_path", type=file_path(),
+              help="Write a PNG: quality against threshold and score histograms.")
+@force_option("the plot")
+def evaluate(links_path: Path, truth_path: Path, plot_path: Path | None, force: bool) -> None:
+    """Precision, recall and F1 of LINKS against ground truth."""
+    from ..format.files import check_outputs
+
+    replaced = check_outputs([plot_path], inputs=(links_path, truth_path), force=force) if plot_path else []
+    _evaluate_and_echo(links_path, truth_path, plot_path)
+    echo_replaced(replaced)
+
+
+def _synth_and_echo(outdir: Path, records: int, seed: int):
+    from ..research.synth import synth_families, write_synth
+
+    data = synth_families(records, seed=seed)
+    paths = write_synth(data, outdir)
+    click.echo(f"wrote {paths['a']} ({data.a.height:,} records), {paths['b']} ({data.b.height:,}), "
+               f"{paths['truth']} ({data.truth.height:,} true pairs); seed {seed}")
+    return paths
+
+
+_records = click.option("--records", default=SYNTH_RECORDS, show_default=True,
+                        type=click.IntRange(min=SYNTH_MIN_RECORDS), help="Records of provider A.")
+_seed = click.option("--seed", default=SEED, show_default=True, type=int, help="Random seed of the synthetic data.")
+
+
+@click.command()
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@_records
+@_seed
+@force_option("a.csv, b.csv and truth.csv in OUTDIR")
+def synth(outdir: Path, records: int, seed: int, force: bool) -> None:
+    """Write synthetic UK families for two providers with ground truth (a.csv, b.csv, truth.csv)."""
+    from ..format.files import check_outputs
+    from ..research.synth import synth_paths
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    replaced = check_outputs(synth_paths(outdir).values(), force=force)
+    _synth_and_echo(outdir, records, seed)
+    echo_replaced(replaced)
+
+
+@click.command()
+@click.option("--out", "outdir", default=DEMO_DIR, show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the demo's files.")
+@_records
+@_seed
+@force_option("the files of an earlier demo in OUT (named as they are removed)")
+@quiet_option
+def demo(outdir: Path, records: int, seed: int, force: bool, quiet: bool) -> None:
+    """Run the whole path on synthetic families: synth, keygen, encode, link, evaluate."""
+    from ..format.encoded import manifest_path
+    from ..format.files import check_outputs
+    from ..format.links import link_table_outputs
+    from ..linker.link import link_files
+    from ..provider.extract import default_rejects_path
+    from ..provider.keys import generate_key, write_key
+    from ..provider.pipeline import encode_file
+    from ..research.synth import synth_paths
+    from .linker import echo_link_run
+    from .provider import echo_encode_run
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    key_path, links, plot = outdir / "shared.key", outdir / "links.csv", outdir / "quality.png"
+    encoded = {name: outdir / f"{name}.enc.parquet" for name in ("a", "b")}
+    per_provider = [p for e in encoded.values() for p in (e, manifest_path(e), default_rejects_path(e))]
+    outputs = [*synth_paths(outdir).values(), key_path, *per_provider, *link_table_outputs(links), plot]
+    old = check_outputs(outputs, force=force)
+    if old:
+        click.echo(f"removing {len(old)} files of an earlier demo (--force): {', '.join(p.name for p in old)}")
+        for p in old:
+            p.unlink()
+
+    def step(title: str) -> None:
+        click.secho(f"\n== {title}", bold=True)
+
+    step("1/6 synthetic families for two providers (ground truth kept aside)")
+    extracts = _synth_and_echo(outdir, records, seed)
+    step("2/6 shared secret, made once and given to both providers")
+    key = generate_key()
+    write_key(key_path, key)
+    click.echo(f"wrote a new key to {key_path} (mode 0600)")
+    for n, name in enumerate(encoded, 3):
+        step(f"{n}/6 provider {name.upper()} encodes its extract")
+        run = encode_file(extracts[name], encoded[name], key=key, provider=f"provider_{name}", quiet=quiet)
+        echo_encode_run(run, extracts[name], f"provider_{name}")
+    step("5/6 the linkage unit links the encodings (no identifiers, no key)")
+    echo_link_run(link_files(encoded["a"], encoded["b"], links, quiet=quiet, min_score=CURVE_MIN_SCORE))
+    step("6/6 a researcher evaluates the links against the ground truth")
+    _evaluate_and_echo(links, extracts["truth"], plot)

@@ -1,0 +1,91 @@
+"""Link tables: what the linkage unit releases (pseudonymous ids, scores, bands) and its summary.
+
+A link table is ``.csv`` or ``.parquet`` with columns ``id_a, id_b, score, band``; a
+``<table>.summary.json`` beside it records how it was made (threshold, estimates, counts).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ..errors import InputError
+from .files import atomic_path, refuse_existing
+
+__all__ = [
+    "BANDS",
+    "BELOW",
+    "LINK_COLUMNS",
+    "MATCH",
+    "POSSIBLE",
+    "check_link_table_path",
+    "link_table_outputs",
+    "read_links",
+    "read_summary",
+    "summary_path",
+    "write_links",
+]
+
+LINK_COLUMNS = ("id_a", "id_b", "score", "band")
+MATCH = "match"  # at or above the threshold
+POSSIBLE = "possible"  # just below it: for clerical review
+BELOW = "below"  # assigned, but below the review band (written only on request)
+BANDS = (MATCH, POSSIBLE, BELOW)
+_SUFFIXES = (".csv", ".parquet")
+
+
+def summary_path(path: str | Path) -> Path:
+    """The summary written beside a link table."""
+    path = Path(path)
+    return path.with_name(path.name + ".summary.json")
+
+
+def check_link_table_path(path: str | Path) -> None:
+    """A link table is written as ``.csv`` or ``.parquet``."""
+    if Path(path).suffix.lower() not in _SUFFIXES:
+        raise InputError(f"{path}: the link table must end in .csv or .parquet")
+
+
+def link_table_outputs(path: str | Path) -> list[Path]:
+    """The files writing a link table to ``path`` creates: the table and its summary."""
+    check_link_table_path(path)
+    return [Path(path), summary_path(path)]
+
+
+def write_links(links: pl.DataFrame, path: str | Path, *, summary: dict[str, Any] | None = None,
+                force: bool = False) -> Path:
+    """Write a link table (``.csv`` or ``.parquet``) and its summary JSON beside it, atomically."""
+    path, spath = link_table_outputs(path)
+    refuse_existing([path, spath], force)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".csv":
+            links.write_csv(tmp, float_precision=6)
+        else:
+            links.write_parquet(tmp)
+        with atomic_path(spath) as stmp:
+            stmp.write_text(json.dumps(summary or {}, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def read_links(path: str | Path) -> pl.DataFrame:
+    """Read a link table written by `linkage link` (CSV or Parquet)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pl.read_parquet(path)
+        return pl.read_csv(path, schema_overrides={"id_a": pl.Utf8, "id_b": pl.Utf8})
+    except Exception:
+        raise InputError(f"{path}: not a readable link table (CSV or Parquet)") from None
+
+
+def read_summary(path: str | Path) -> dict[str, Any] | None:
+    """The summary stored beside a link table, if there is one."""
+    try:
+        return json.loads(summary_path(path).read_text())
+    except (OSError, ValueError):
+        return None

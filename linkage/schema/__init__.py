@@ -1,0 +1,23 @@
+"""The schema: the contract between providers and the linkage unit on what is encoded and how.
+
+:class:`Schema` and :class:`Field` (with TOML loading, versions and the fingerprint) live in
+:mod:`.model`; each field kind's standardiser, validation, tokens and defaults in
+:mod:`.kinds`, a module per kind.
+"""
+
+from .kinds import KINDS, MISSING, WARNINGS, Kind
+from .model import DEFAULT_FIELDS, ENCODING_VERSION, RECORD_ID, SCHEMA_VERSION, SCHEMA_VERSIONS, Field, Schema
+
+__all__ = [
+    "DEFAULT_FIELDS",
+    "ENCODING_VERSION",
+    "KINDS",
+    "MISSING",
+    "RECORD_ID",
+    "SCHEMA_VERSION",
+    "SCHEMA_VERSIONS",
+    "WARNINGS",
+    "Field",
+    "Kind",
+    "Schema",
+]
