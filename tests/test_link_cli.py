@@ -29,6 +29,16 @@ def encoded(tmp_path_factory):
     return d, data
 
 
+@pytest.fixture(scope="module")
+def links(encoded, tmp_path_factory):
+    """A link table of the encoded files, down to score 0.3, for the evaluate tests."""
+    d, _ = encoded
+    out = tmp_path_factory.mktemp("links") / "links.csv"
+    r = run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "--min-score", "0.3", "-q")
+    assert r.exit_code == 0, r.output
+    return out
+
+
 def test_link_writes_pseudonymous_links_and_summary(tmp_path, encoded):
     d, data = encoded
     out = tmp_path / "links.csv"
@@ -77,12 +87,9 @@ def test_same_result_with_either_kernel(encoded):
     assert r1.links.equals(r2.links)
 
 
-def test_evaluate_prints_quality_and_plots(tmp_path, encoded):
+def test_evaluate_prints_quality_and_plots(tmp_path, encoded, links):
     d, _ = encoded
-    out = tmp_path / "links.csv"
-    r = run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "--min-score", "0.3", "-q")
-    assert r.exit_code == 0
-    r = run("evaluate", out, "--truth", d / "truth.csv", "--plot", tmp_path / "q.png")
+    r = run("evaluate", links, "--truth", d / "truth.csv", "--plot", tmp_path / "q.png")
     assert r.exit_code == 0, r.output
     for word in ("precision", "recall", "F1", "estimated at link time", "best threshold in hindsight"):
         assert word in r.stdout
@@ -193,13 +200,10 @@ def test_schema_command_prints_default_and_resolves_a_file(tmp_path):
     assert_user_error(run("schema", tmp_path / "bad.toml"), "bad.toml", "kind must be one of")
 
 
-def test_evaluate_refuses_truth_without_columns(tmp_path, encoded):
-    d, _ = encoded
-    out = tmp_path / "links.csv"
-    assert run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "-q").exit_code == 0
+def test_evaluate_refuses_truth_without_columns(tmp_path, links):
     bad = tmp_path / "truth.csv"
     bad.write_text("left,right\nA1,B1\n")
-    assert_user_error(run("evaluate", out, "--truth", bad), "id_a", "id_b")
+    assert_user_error(run("evaluate", links, "--truth", bad), "id_a", "id_b")
     assert not (tmp_path / "q.png").exists()
 
 
@@ -219,10 +223,9 @@ def test_demo_runs_the_whole_path(tmp_path):
     assert (tmp_path / "demo" / "mine.txt").read_text() == "not the demo's"
 
 
-def test_evaluate_plot_needs_force_to_replace_and_an_existing_folder(tmp_path, encoded):
+def test_evaluate_plot_needs_force_to_replace_and_an_existing_folder(tmp_path, encoded, links):
     d, _ = encoded
-    out = tmp_path / "links.csv"
-    assert run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "-q").exit_code == 0
+    out = links
     plot = tmp_path / "q.png"
     plot.write_text("keep")
     assert_user_error(run("evaluate", out, "--truth", d / "truth.csv", "--plot", plot), "already exists")
