@@ -8,6 +8,7 @@ numpy or polars. The library's functions and the CLI's options both read these n
 KEY_BYTES = 32  # length of a key made by `linkage keygen`
 MIN_KEY_BYTES = 16  # shorter keys are refused
 TEXT_ENCODING = "utf-8"  # of a CSV extract
+DELIMITER = ","  # between the fields of a CSV extract
 REJECTS_SUFFIX = ".rejects.csv"  # default rejects file: OUT (without .enc.parquet) + this
 ENCODED_SUFFIX = ".enc.parquet"
 

@@ -7,7 +7,28 @@ the bad value leaks an identifier.
 
 from __future__ import annotations
 
-__all__ = ["InputError", "IntegrityError", "KeyFileError", "LinkageError", "SchemaError"]
+import re
+
+__all__ = ["InputError", "IntegrityError", "KeyFileError", "LinkageError", "SchemaError", "looks_like_secret",
+           "redact"]
+
+# What a key written out looks like: 32+ hexadecimal digits, or 40+ base64 characters mixing
+# digits, capitals and small letters. Paths and names (which break runs with / - _ .) do not.
+_SECRET = re.compile(
+    r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])"
+    r"|(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]*[0-9])(?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*[a-z])"
+    r"[A-Za-z0-9+/]{40,}={0,2}"
+)
+
+
+def looks_like_secret(text: object) -> bool:
+    """Whether ``text`` holds something shaped like a key written out (long hex or base64)."""
+    return bool(_SECRET.search(str(text)))
+
+
+def redact(text: object) -> str:
+    """``text`` with anything shaped like a key replaced, so no message can repeat one."""
+    return _SECRET.sub("<redacted: looks like a key>", str(text))
 
 
 class LinkageError(Exception):

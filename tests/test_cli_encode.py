@@ -24,11 +24,13 @@ def extract(tmp_path, people):
 def test_keygen_writes_0600_and_refuses_overwrite(tmp_path):
     k = tmp_path / "a.key"
     r = run("keygen", k)
-    assert r.exit_code == 0 and k.stat().st_size == 32 and (k.stat().st_mode & 0o777) == 0o600
+    assert r.exit_code == 0 and (k.stat().st_mode & 0o777) == 0o600
+    text = k.read_text()
+    assert len(text) == 65 and text.endswith("\n") and bytes.fromhex(text)  # 32 bytes as hexadecimal text
     before = k.read_bytes()
     assert_user_error(run("keygen", k), "already exists")
     assert k.read_bytes() == before
-    assert before.hex() not in r.output
+    assert text.strip() not in r.output and "never with the linkage unit" in r.stdout
 
 
 def test_encode_inspect_and_no_leak(tmp_path, extract, key_file, people):
@@ -37,7 +39,7 @@ def test_encode_inspect_and_no_leak(tmp_path, extract, key_file, people):
     assert r.exit_code == 0, r.output
     assert "rows in 6 = encoded 6 + rejected 0 + opted out 0" in r.stdout
     assert out.exists() and (tmp_path / "a.enc.parquet.manifest.json").exists()
-    assert (tmp_path / "a.rejects.csv").read_text().startswith("row,reason,record_id")
+    assert (tmp_path / "a.rejects.csv").read_text().startswith("row,line,reason,record_id")
     assert not (tmp_path / "council.rejects.csv").exists()  # beside --out, not beside the input
 
     # Leak test: every string column and the metadata of the output, the manifest and the output text.
@@ -93,7 +95,7 @@ def test_bom_other_encodings_and_parquet(tmp_path, people, key_file):
 
 
 def test_key_from_environment_variable(tmp_path, extract, key_file):
-    env = {"MY_KEY": key_file.read_bytes().hex()}
+    env = {"MY_KEY": key_file.read_text().strip()}  # the same hexadecimal text as the key file
     r = run("encode", extract, "--key-env", "MY_KEY", "--out", tmp_path / "e.enc.parquet", "-q", env=env)
     assert r.exit_code == 0, r.output
     r2 = run("encode", extract, "--key-file", key_file, "--out", tmp_path / "f.enc.parquet", "-q", "--force")
@@ -113,8 +115,19 @@ def no_outputs(tmp_path, *names):
         ("empty_file", ["empty"]),
         ("header_only", ["no data rows"]),
         ("missing_column", ["missing column", "postcode"]),
-        ("undecodable", ["line 3", "not valid utf-8"]),
-        ("ragged", ["line 3 has 7 fields"]),
+        ("undecodable", ["row 2 (line 3), column 'first_name'", "not valid utf-8"]),
+        ("stray_quote", ["row 2 (line 3)", "quote"]),
+        ("unclosed_quote", ["row 4 (line 5)", "quote"]),
+        ("workbook", ["spreadsheet workbook (.xlsx)", "CSV UTF-8"]),
+        ("workbook_as_csv", ["spreadsheet workbook", "CSV UTF-8"]),
+        ("semicolons", ["one column", "'record_id;first_name;last_name;date_of_birth;sex;postcode'",
+                        "--delimiter ';'"]),
+        ("semicolons_no_header", ["one column", "check it is a header", "--delimiter ';'"]),
+        ("bad_delimiter", ["delimiter must be one character"]),
+        ("duplicate_column", ["'postcode' more than once"]),
+        ("only_blank_lines", ["only blank lines"]),
+        ("nested_parquet", ["'postcode'", "not text"]),
+        ("header_then_blank_lines", ["no data rows"]),
         ("key_missing", ["key file not found"]),
         ("key_short", ["shorter than 16 bytes"]),
         ("key_readable", ["readable by other users"]),
@@ -136,10 +149,31 @@ def test_bad_input_is_one_line_exit_1_no_output(tmp_path, people, key_file, case
         write_csv(people.drop("postcode"), src)
     elif case == "undecodable":
         src.write_bytes(people.write_csv().encode().replace("Łukasz".encode(), b"\xff\xfeLukasz"))
-    elif case == "ragged":
-        lines = people.write_csv().splitlines()
-        lines[2] += ",extra"
-        src.write_text("\n".join(lines) + "\n")
+    elif case == "stray_quote":
+        src.write_text(people.write_csv().replace("Łukasz", 'Łu"kasz'))
+    elif case == "unclosed_quote":
+        src.write_text(people.write_csv().replace("John", '"John'))
+    elif case == "workbook":
+        src = tmp_path / "in.xlsx"
+        src.write_bytes(b"PK\x03\x04" + people.write_csv().encode())
+    elif case == "workbook_as_csv":
+        src.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + people.write_csv().encode())
+    elif case == "semicolons":
+        write_csv(people, src, separator=";")
+    elif case == "semicolons_no_header":
+        write_csv(people, src, separator=";", include_header=False)
+    elif case == "bad_delimiter":
+        write_csv(people, src)
+        args = ["--delimiter", "::"]
+    elif case == "duplicate_column":
+        write_csv(people.with_columns(pl.col("postcode").alias("postcode ")), src)
+    elif case == "only_blank_lines":
+        src.write_text("\n  \n,,,\n")
+    elif case == "nested_parquet":
+        src = tmp_path / "in.parquet"
+        people.with_columns(pl.concat_list("postcode", "sex").alias("postcode")).write_parquet(src)
+    elif case == "header_then_blank_lines":
+        src.write_text("record_id,first_name,last_name,date_of_birth,sex,postcode\n\n,,,,,\n\n")
     else:
         write_csv(people, src)
     if case == "key_missing":
@@ -159,6 +193,78 @@ def test_bad_input_is_one_line_exit_1_no_output(tmp_path, people, key_file, case
     assert no_outputs(tmp_path, "o.enc.parquet", "o.enc.parquet.manifest.json", "o.rejects.csv")
     secrets = raw_values(people) | {key_file.read_bytes().hex()}
     assert not [v for v in secrets if v in r.output]
+
+
+def lk_ids(path):
+    return pq.read_table(path).column("record_id").to_pylist()
+
+
+def extract_text(people, *lines: str) -> str:
+    """The people as CSV, then more lines."""
+    return people.write_csv() + "".join(ln + "\n" for ln in lines)
+
+
+def test_rows_counted_as_a_person_counts_them(tmp_path, people, key_file):
+    # Blank lines (anywhere, and at the end) are not rows; short and long rows, and record ids a
+    # spreadsheet would run as a formula, are rejected with a reason; the rest is encoded.
+    text = extract_text(people, "", "p7,Ann,Lee", "p8,Bob,Ray,1990-01-01,M,B33 8TH,Extra,Values",
+                        '=p9,Cy,Ho,1980-01-01,F,LS6 2QW', '"p10","Di, Jr",Ng,1970-01-01,F,"M1\n1AE"', "", "")
+    src = tmp_path / "in.csv"
+    src.write_text(text)
+    out = tmp_path / "o.enc.parquet"
+    r = run("encode", src, "--key-file", key_file, "--out", out, "-q")
+    assert r.exit_code == 0, r.output
+    assert "rows in 10 = encoded 7 + rejected 3 + opted out 0" in r.stdout
+    assert "blank lines skipped (not rows): 3" in r.stdout
+    assert "  short_row 1 (fewer fields than the header)" in r.stdout
+    assert "  long_row 1 (" in r.stdout and "  record_id_formula 1 (" in r.stdout
+    rejects = pl.read_csv(tmp_path / "o.rejects.csv", infer_schema=False)
+    assert rejects.columns[:4] == ["row", "line", "reason", "record_id"]
+    assert rejects.select("row", "line", "reason").rows() == [
+        ("7", "9", "short_row"), ("8", "10", "long_row"), ("9", "11", "record_id_formula")]
+    assert rejects["record_id"].to_list() == ["p7", "p8", "'=p9"]
+    assert sorted(lk_ids(out)) == ["p1", "p10", "p2", "p3", "p4", "p5", "p6"]
+    assert not [v for v in raw_values(people) | {"Ann", "Lee", "Extra", "Values", "LS6 2QW"} if v in r.output]
+
+
+
+def test_summary_says_every_copy_of_a_duplicate_is_rejected(tmp_path, people, key_file):
+    src = write_csv(pl.concat([people, people.head(1)]), tmp_path / "in.csv")
+    r = run("encode", src, "--key-file", key_file, "--out", tmp_path / "o.enc.parquet", "-q")
+    assert r.exit_code == 0, r.output
+    assert "rows in 7 = encoded 5 + rejected 2" in r.stdout
+    assert "duplicate_record_id 2 (every copy of a duplicated record_id is rejected)" in r.stdout
+
+
+def test_nothing_to_encode_is_an_error_and_writes_only_the_rejects(tmp_path, people, key_file):
+    empty = people.select("record_id", *[pl.lit(None, dtype=pl.Utf8).alias(c) for c in people.columns[1:]])
+    src = write_csv(empty, tmp_path / "in.csv")
+    out = tmp_path / "o.enc.parquet"
+    r = run("encode", src, "--key-file", key_file, "--out", out, "-q")
+    assert_user_error(r, "nothing to encode: 6 rows = 6 rejected (too_few_fields 6)", "o.rejects.csv")
+    assert not out.exists() and not (tmp_path / "o.enc.parquet.manifest.json").exists()
+    assert pl.read_csv(tmp_path / "o.rejects.csv", infer_schema=False)["reason"].to_list() == ["too_few_fields"] * 6
+    # Everyone opted out: nothing to encode, and no rejects to write.
+    opt = tmp_path / "opt.txt"
+    opt.write_text("\n".join(people["record_id"]) + "\n")
+    r = run("encode", write_csv(people, tmp_path / "all.csv"), "--key-file", key_file, "--out",
+            tmp_path / "b.enc.parquet", "--opt-out", opt, "-q")
+    assert_user_error(r, "nothing to encode: 6 rows = 6 opted out")
+    assert no_outputs(tmp_path, "b.enc.parquet", "b.rejects.csv")
+    assert not [v for v in raw_values(people) if v in r.output]
+
+
+@pytest.mark.parametrize("separator, option", [(";", ";"), ("\t", "tab"), ("|", "|")])
+def test_delimiter_option(tmp_path, people, key_file, separator, option):
+    src = write_csv(people, tmp_path / "in.csv", separator=separator)
+    out = tmp_path / "o.enc.parquet"
+    r = run("encode", src, "--key-file", key_file, "--out", out, "--delimiter", option, "-q")
+    assert r.exit_code == 0, r.output
+    assert "encoded 6" in r.stdout
+    ref = tmp_path / "ref.enc.parquet"
+    assert run("encode", write_csv(people, tmp_path / "ref.csv"), "--key-file", key_file, "--out", ref,
+               "-q").exit_code == 0
+    assert pq.read_table(out).column("clk") == pq.read_table(ref).column("clk")
 
 
 def test_existing_output_needs_force(tmp_path, extract, key_file):

@@ -5,7 +5,7 @@ import pytest
 
 import linkage as lk
 from linkage.errors import InputError, KeyFileError
-from linkage.provider.encode import hash_tokens
+from linkage.provider.encode import REJECT_REASONS, hash_tokens
 
 
 def dice(x, y):
@@ -139,3 +139,61 @@ def test_encoding_kernels_give_identical_filters(length, key):
     assert ref.kernel == "numpy" and fast.kernel == "numba"
     assert np.array_equal(ref.clks, fast.clks)
     assert ref.record_ids.to_list() == fast.record_ids.to_list()
+
+
+@pytest.mark.parametrize("rid, reason", [
+    ("=HYPERLINK(x)", "record_id_formula"), ("+441234", "record_id_formula"), ("-12", "record_id_formula"),
+    ("@SUM(A1)", "record_id_formula"), ("a\tb", "record_id_control_character"),
+    ("a\nb", "record_id_control_character"), ("a\rb", "record_id_control_character"),
+    ("a\x00b", "record_id_control_character"), ("a\u2028b", "record_id_control_character"),
+    ("x" * 129, "record_id_too_long"), ("x" * 5_000_000, "record_id_too_long"),
+])
+def test_record_ids_a_link_table_must_not_carry_are_rejected(people, key, rid, reason):
+    df = people.with_columns(pl.Series("record_id", [rid, "p2", "p3", "p4", "p5", "p6"]))
+    enc = lk.encode_frame(df, key=key)
+    assert enc.rejects.select("row", "reason").rows() == [(1, reason)]
+    assert enc.record_ids.to_list() == ["p2", "p3", "p4", "p5", "p6"]
+    assert reason in REJECT_REASONS
+
+
+def test_record_ids_within_the_limits_are_kept(people, key):
+    ok = ["x" * 128, " padded ", "a-b", "a=b", "Ünïcode", "12"]
+    enc = lk.encode_frame(people.with_columns(pl.Series("record_id", ok)), key=key)
+    assert enc.counts.encoded == 6 and enc.record_ids.to_list()[:2] == ["x" * 128, "padded"]
+
+
+def test_a_5mb_name_is_too_long_and_costs_no_more_than_reading_it(people, key):
+    import time
+
+    from linkage.provider.standardise import MAX_FIELD_CHARS
+
+    lk.encode_frame(people, key=key)  # warm up (a compiled kernel is built once)
+    huge = "Siobhan" * 750_000  # 5.25 MB
+    df = people.with_columns(pl.when(pl.col("record_id") == "p3").then(pl.lit(huge))
+                             .otherwise(pl.col("first_name")).alias("first_name"))
+    start = time.perf_counter()
+    enc = lk.encode_frame(df, key=key)
+    assert time.perf_counter() - start < 2.0
+    assert enc.field_issues["first_name"] == {"too_long": 1}
+    # Left out like a missing value: the record still encodes on its other fields.
+    without = lk.encode_frame(df.with_columns(pl.lit(None, dtype=pl.Utf8).alias("first_name")), key=key)
+    assert enc.counts.encoded == 6 and np.array_equal(enc.clks[2], without.clks[2])
+    assert "Siobhan" not in repr(enc.field_issues) + repr(enc.rejects)
+    # At the limit a value is still encoded.
+    edge = people.with_columns(pl.lit("a" * MAX_FIELD_CHARS).alias("first_name"))
+    assert "too_long" not in lk.encode_frame(edge, key=key).field_issues["first_name"]
+
+
+def test_row_problems_from_reading_reject_rows_after_opt_outs(people, key):
+    df = pl.concat([people, people.head(1).with_columns(pl.lit("p7").alias("record_id"))])
+    problems = [None, "short_row", "long_row", None, None, None, None]
+    enc = lk.encode_frame(df, key=key, opt_out=["p3"], row_problems=problems)
+    c = enc.counts
+    assert (c.rows_in, c.encoded, c.rejected, c.opted_out) == (7, 5, 1, 1)
+    assert enc.rejects.select("row", "reason").rows() == [(2, "short_row")]  # p3 opted out: in no output
+    # Every copy of a duplicated id is rejected, a malformed copy included.
+    dup = people.with_columns(pl.Series("record_id", ["p1", "p1", "p3", "p4", "p5", "p6"]))
+    enc = lk.encode_frame(dup, key=key, row_problems=["long_row", None, None, None, None, None])
+    assert enc.rejects.select("row", "reason").rows() == [(1, "long_row"), (2, "duplicate_record_id")]
+    with pytest.raises(ValueError, match="row_problems"):
+        lk.encode_frame(people, key=key, row_problems=[None])

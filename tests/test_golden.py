@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import linkage as lk
-from linkage.errors import IntegrityError
+from linkage.errors import InputError, IntegrityError
 from linkage.format.encoded import FORMAT_VERSION, FORMAT_VERSIONS, manifest_path
 from linkage.format.files import file_sha256
 from linkage.provider.encode import hash_tokens
@@ -69,8 +69,11 @@ def test_a_format_1_file_is_still_read_and_links_with_a_new_one(tmp_path):
     path = lk.write_encoded(new, tmp_path / "new.enc.parquet", provider="new")
     meta = json.loads(pq.read_schema(path).metadata[b"linkage"])
     assert meta["format_version"] == FORMAT_VERSION == 2 and meta["schema"]["version"] == 2
-    res = lk.link(old, lk.read_encoded(path), threshold=0.99)
-    assert sorted(zip(res.links["id_a"], res.links["id_b"])) == [(r, r) for r in sorted(RECORDS["record_id"])]
+    with pytest.raises(InputError, match="hold the same encodings"):  # the same records, so the same file
+        lk.link(old, lk.read_encoded(path))
+    five = lk.encode_frame(RECORDS.filter(pl.col("record_id") != "p6"), key=KEY)
+    res = lk.link(old, five, threshold=0.99)
+    assert sorted(zip(res.links["id_a"], res.links["id_b"])) == [(r, r) for r in sorted(five.record_ids)]
 
 
 def rewrite_metadata(src: Path, dst: Path, change) -> Path:

@@ -111,5 +111,6 @@ def test_cli_defaults_are_the_librarys():
     for name in ("review_width", "top_k", "kernel"):
         assert default("link", name) == param(link, name), name
     assert default("encode", "encoding") == param(read_extract, "encoding")
+    assert default("encode", "delimiter") == param(read_extract, "delimiter")
     assert default("synth", "records") == param(synth_families, "records") == default("demo", "records")
     assert default("synth", "seed") == param(synth_families, "seed") == default("demo", "seed")

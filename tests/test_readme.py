@@ -60,5 +60,7 @@ def test_python_example_runs(tmp_path, capsys):
     finally:
         os.chdir(cwd)
     assert (tmp_path / "a.enc.parquet").exists()
-    threshold, precision, recall = map(float, capsys.readouterr().out.split())
+    out = capsys.readouterr().out.splitlines()
+    threshold, precision, recall = map(float, out[0].split())
     assert 0 < threshold <= 1 and 0 <= precision <= 1 and 0 <= recall <= 1
+    assert any(line.split()[:1] == ["precision"] for line in out[1:])  # the evaluation prints its table

@@ -57,7 +57,9 @@ def test_estimates_match_the_truth_of_a_known_mixture(match, p_best, tol):
     p, r, f1 = truth_at(links, is_true, n_true, fit.threshold)
     assert abs(fit.precision - p) <= tol and abs(fit.recall - r) <= tol
     assert f1 >= best_possible_f1(links, is_true, n_true) - 0.005
-    assert fit.method == METHOD
+    assert fit.method.startswith(METHOD) and fit.model == "flexible" and fit.evidence
+    lo, hi = fit.precision_interval
+    assert lo <= fit.precision <= hi and hi - lo < 0.1
 
 
 def test_expected_matches_and_match_fraction():
@@ -111,38 +113,35 @@ def test_deterministic():
     assert a.curve.equals(b.curve)
 
 
-def test_zero_links_links_nothing_and_says_so():
-    fit = estimate_threshold(Pairs.empty(), np.zeros((10, 3)), floor=FLOOR)
-    assert isinstance(fit, ThresholdFit)
-    assert fit.threshold == 1.0 and fit.expected_matches == 0 and fit.recall == 0
-    assert "no links" in fit.method
-    assert fit.curve.columns == ["threshold", "precision", "recall", "f1"] and fit.curve.height > 0
+def test_no_evidence_links_nothing_and_says_so():
+    for best in (np.zeros((10, 3)), np.zeros((0, 3)), np.full((300, 3), 0.8)):
+        i = np.arange(len(best))
+        fit = estimate_threshold(Pairs(i, i, best[:, 0].copy()), best, floor=FLOOR)
+        assert isinstance(fit, ThresholdFit)
+        assert fit.threshold is None and not fit.evidence and fit.recall == 0
+        assert "no evidence of matches" in fit.method or "no A records" in fit.method
+        assert fit.curve.columns == ["threshold", "precision", "recall", "f1"] and fit.curve.height > 0
 
 
-def test_no_a_records():
-    fit = estimate_threshold(Pairs.empty(), np.zeros((0, 3)), floor=FLOOR)
-    assert fit.threshold == 1.0 and fit.method != METHOD
+def test_matches_need_some_near_exact_scores():
+    # Every record well clear of its runner-up, but none scores near-exactly: relatives, say.
+    i = np.arange(300)
+    best = np.tile([0.8, 0.5, 0.45], (300, 1))
+    assert not estimate_threshold(Pairs(i, i, np.full(300, 0.8)), best, floor=FLOOR).evidence
+    best[:, 0] = 0.97
+    fit = estimate_threshold(Pairs(i, i, np.full(300, 0.97)), best, floor=FLOOR)
+    assert fit.evidence and fit.threshold <= 0.97
+    assert fit.precision == pytest.approx(1.0) and fit.recall == pytest.approx(1.0, abs=1e-3)
 
 
 def test_a_handful_of_links():
-    best = np.array([[0.95, 0.5, 0.4], [0.9, 0.52, 0.5], [0.7, 0.6, 0.5], [0.55, 0.5, 0.49], [0.45, 0.44, 0.4]])
+    best = np.array([[1.0, 0.5, 0.4], [0.97, 0.52, 0.5], [0.96, 0.6, 0.5], [0.55, 0.5, 0.49], [0.45, 0.44, 0.4]])
     i = np.arange(5)
     fit = estimate_threshold(Pairs(i, i, best[:, 0].copy()), best, floor=FLOOR)
     assert FLOOR <= fit.threshold <= 1.0
     assert all(0 <= v <= 1 for v in (fit.precision, fit.recall, fit.f1, fit.match_fraction))
     assert 0 <= fit.expected_matches <= 5
     assert "few records" in fit.method
-
-
-def test_identical_scores():
-    i = np.arange(300)
-    # best tied with runner-up everywhere: nothing stands out, so nothing is linked
-    fit = estimate_threshold(Pairs(i, i, np.full(300, 0.8)), np.full((300, 3), 0.8), floor=FLOOR)
-    assert fit.threshold == 1.0 and "no matches" in fit.method
-    # one score for every link, well clear of every runner-up: all are matches
-    best = np.tile([0.8, 0.5, 0.45], (300, 1))
-    fit = estimate_threshold(Pairs(i, i, np.full(300, 0.8)), best, floor=FLOOR)
-    assert fit.threshold <= 0.8 and fit.precision == pytest.approx(1.0) and fit.recall == pytest.approx(1.0)
 
 
 def test_exact_duplicates_only():
@@ -168,9 +167,10 @@ def test_rejects_bad_input():
 def test_any_input_gives_a_valid_fit(rows, floor):
     best = -np.sort(-np.array(rows, dtype=np.float64), axis=1)
     keep = np.flatnonzero(best[:, 0] >= floor)
-    fit = estimate_threshold(Pairs(keep, keep, best[keep, 0]), best, floor=floor)
-    assert floor - 1e-12 <= fit.threshold <= 1.0
+    fit = estimate_threshold(Pairs(keep, keep, best[keep, 0]), best, floor=floor, bootstrap=5)
+    assert fit.threshold is None or floor - 1e-12 <= fit.threshold <= 1.0
     for v in (fit.precision, fit.recall, fit.f1, fit.match_fraction):
         assert 0.0 <= v <= 1.0
-    assert 0.0 <= fit.expected_matches <= len(keep)
+    assert 0.0 <= fit.expected_matches <= len(best)
+    assert fit.precision_interval[0] <= fit.precision <= fit.precision_interval[1]
     assert fit.curve.select(pl.all().is_nan().any()).row(0) == (False, False, False, False)

@@ -1,30 +1,54 @@
 """The ``linkage`` command: parse arguments, call the core, print.
 
 Commands are grouped by who runs them (:mod:`.provider`, :mod:`.linker`, :mod:`.research`).
-Exit 0 on success, 1 on a user error (one line on stderr, no traceback), 2 on bad usage,
-3 on an internal error (a bug: only its type is shown), 130 when interrupted.
+Exit status (also in the README): 0 success; 1 a user error (one line on stderr, no
+traceback); 2 bad usage; 3 an internal error (a bug: only its type is shown); 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM), with temporary files removed; 141 when the reader of the
+output went away (``linkage ... | head``). No message repeats a value shaped like a key.
 Only click is imported up front; each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import sys
 
 import click
 
 from .._version import __version__
-from ..errors import LinkageError
+from ..errors import LinkageError, redact
 from . import linker, provider, research
 
 __all__ = ["cli", "main"]
 
 _DEBUG_ENV = "LINKAGE_DEBUG"
+EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_BUG, EXIT_PIPE = 0, 1, 2, 3, 141
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM: unwinds like Ctrl-C, so temporary files are removed on the way out."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM (and SIGINT) unwind the command, removing temporary files, then exit 128 + signal."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
 
 SECTIONS = (
     ("At a data provider (raw identifiers and the key)", (provider.keygen, provider.schema, provider.encode)),
     ("At a provider or the linkage unit", (provider.inspect,)),
     ("At the linkage unit (encodings only)", (linker.link,)),
-    ("For researchers", (research.evaluate, research.synth, research.demo)),
+    ("For researchers", (research.evaluate, research.synth, research.calibrate, research.demo)),
 )
 
 
@@ -35,13 +59,21 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except LinkageError as e:
-            click.echo(f"linkage: error: {e}", err=True)
-            ctx.exit(1)
+            click.echo(f"linkage: error: {redact(e)}", err=True)
+            ctx.exit(EXIT_USER)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except KeyboardInterrupt:
-            click.echo("linkage: interrupted; no output was written", err=True)
-            ctx.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as other command-line tools do.
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(EXIT_PIPE)
+        except KeyboardInterrupt as e:
+            signum = getattr(e, "signum", signal.SIGINT)
+            what = "terminated" if signum == signal.SIGTERM else "interrupted"
+            click.echo(f"linkage: {what}; temporary files were removed and no output was left half-written",
+                       err=True)
+            ctx.exit(128 + int(signum))
         except Exception as e:  # a bug: its message may quote data, so show only its type
             if os.environ.get(_DEBUG_ENV):
                 raise
@@ -50,7 +82,21 @@ class _Group(click.Group):
                 f"Set {_DEBUG_ENV}=1 to see details (they may show data values).",
                 err=True,
             )
-            ctx.exit(3)
+            ctx.exit(EXIT_BUG)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        """Run, then exit with the documented status; usage errors never repeat a key-shaped value."""
+        try:
+            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                                **extra)
+        except click.exceptions.ClickException as e:
+            e.message = redact(e.message)
+            e.show()
+            code = e.exit_code
+        except click.exceptions.Abort:
+            click.echo("linkage: aborted", err=True)
+            code = EXIT_USER
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         longest = max(len(name) for name in self.commands)
@@ -76,6 +122,7 @@ for _, _commands in SECTIONS:
 
 
 def main() -> None:
+    install_signal_handlers()
     cli(prog_name="linkage")
 
 

@@ -6,10 +6,14 @@ from pathlib import Path
 
 import click
 
-from ..defaults import KERNEL, KERNELS, REVIEW_WIDTH, TOP_K
+from ..defaults import FLOOR, KERNEL, KERNELS, REVIEW_WIDTH, TOP_K
 from ._shared import echo_replaced, file_path, force_option, quiet_option, unit_interval
 
 __all__ = ["echo_link_run", "link"]
+
+
+def _interval(est: float, interval: tuple[float, float]) -> str:
+    return f"{est:.4f} ({interval[0]:.3f}-{interval[1]:.3f})"
 
 
 def echo_link_run(run) -> None:
@@ -17,16 +21,26 @@ def echo_link_run(run) -> None:
     res = run.result
     click.echo(f"scored {res.comparisons:,} pairs with the {res.kernel} kernel; "
                f"{res.candidates:,} candidate pairs kept")
-    if res.fit:
-        f = res.fit
+    f = res.fit
+    if f is not None and not f.evidence:
+        a, b = (Path(str(run.summary.get(k, "?"))).name for k in ("file_a", "file_b"))
+        click.echo(f"no evidence of matches between {a} and {b}; nothing is linked as a match "
+                   "(pass --threshold to link anyway)")
+    elif f is not None:
         click.echo(f"threshold {res.threshold:.3f} estimated from the data ({f.method}): "
-                   f"estimated precision {f.precision:.4f}, recall {f.recall:.4f}, F1 {f.f1:.4f}")
+                   f"estimated precision {_interval(f.precision, f.precision_interval)}, "
+                   f"recall {_interval(f.recall, f.recall_interval)}, F1 {f.f1:.4f} (95% intervals)")
+        for warning in f.warnings:
+            click.echo(f"linkage: warning: {warning}", err=True)
     else:
         click.echo(f"threshold {res.threshold:.3f} (given)")
     bands = res.band_counts()
     counts = ", ".join(f"{bands.get(b, 0):,} {b}" for b in ("match", "possible", "below") if b != "below" or b in bands)
     echo_replaced(run.replaced)
     click.echo(f"wrote {run.out}: {counts}")
+    if run.review is not None:
+        click.echo(f"wrote {run.review}: the {bands.get('possible', 0):,} possible links with the other candidates "
+                   "of both records, for clerical review at the providers")
 
 
 @click.command()
@@ -39,18 +53,28 @@ def echo_link_run(run) -> None:
 @click.option("--review-width", default=REVIEW_WIDTH, show_default=True, type=float, callback=unit_interval,
               help="Width of the 'possible' band just below the threshold, for clerical review.")
 @click.option("--min-score", type=float, callback=unit_interval,
-              help="Also write assigned pairs down to this score (band 'below'), for threshold curves.")
+              help="Also write assigned pairs down to this score (band 'below'), for threshold curves; "
+                   "it may be below --floor.")
+@click.option("--floor", default=FLOOR, show_default=True, type=float, callback=unit_interval,
+              help="Lowest score the threshold estimate looks at; it must sit below any sensible threshold.")
+@click.option("--match-model", type=file_path(),
+              help="Match-score model for the estimate: from `linkage calibrate`, or the summary of an earlier "
+                   "link with many matches (default: the packaged one for the default schema).")
+@click.option("--review", "review_path", type=file_path(),
+              help="Also write each possible link with the other candidates of both records (CSV or Parquet).")
 @click.option("--top-k", default=TOP_K, show_default=True, type=click.IntRange(min=0),
               help="Candidates kept per record of A (0: every pair above the floor; memory grows with N x M).")
 @click.option("--kernel", default=KERNEL, show_default=True, type=click.Choice([KERNEL, *KERNELS]),
               help="Dice kernel.")
-@force_option("the link table and its summary")
+@force_option("the link table, its summary and the review list")
 @quiet_option
 def link(file_a: Path, file_b: Path, out: Path, threshold: float | None, review_width: float,
-         min_score: float | None, top_k: int, kernel: str, force: bool, quiet: bool) -> None:
+         min_score: float | None, floor: float, match_model: Path | None, review_path: Path | None, top_k: int,
+         kernel: str, force: bool, quiet: bool) -> None:
     """Link two encoded files one-to-one and write pseudonymous links with scores and bands."""
     from ..linker.link import link_files
 
-    run = link_files(file_a, file_b, out, force=force, quiet=quiet, threshold=threshold, review_width=review_width,
-                     min_score=min_score, top_k=top_k or None, kernel=kernel)
+    run = link_files(file_a, file_b, out, review=review_path, match_model=match_model, force=force, quiet=quiet,
+                     threshold=threshold, review_width=review_width, min_score=min_score, floor=floor, top_k=top_k,
+                     kernel=kernel)
     echo_link_run(run)

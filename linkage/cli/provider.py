@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..defaults import KEY_BYTES, TEXT_ENCODING
+from ..defaults import DELIMITER, KEY_BYTES, TEXT_ENCODING
 from ._shared import echo_replaced, file_path, force_option, load_key, quiet_option
 
 __all__ = ["echo_encode_run", "encode", "inspect", "keygen", "schema"]
@@ -16,10 +16,11 @@ __all__ = ["echo_encode_run", "encode", "inspect", "keygen", "schema"]
 @click.argument("keyfile", type=file_path())
 def keygen(keyfile: Path) -> None:
     """Write a new secret key to KEYFILE (mode 0600; never overwrites)."""
-    from ..provider.keys import write_key
+    from ..provider.keys import SHARE_ADVICE, write_key
 
     write_key(keyfile)
-    click.echo(f"wrote a new {KEY_BYTES}-byte key to {keyfile} (mode 0600); share it only with the other providers")
+    click.echo(f"wrote a new {KEY_BYTES}-byte key to {keyfile} as hexadecimal text (mode 0600)")
+    click.echo(f"{SHARE_ADVICE[0].upper()}{SHARE_ADVICE[1:]}.")
 
 
 @click.command()
@@ -37,12 +38,23 @@ def schema(schema_path: Path | None) -> None:
 
 
 def echo_encode_run(run, input_path: Path, provider: str | None) -> None:
-    """What `encode` prints: the accounting line, field problems, the files written."""
+    """What `encode` prints: the accounting line, rejects and field problems, the files written."""
+    from ..provider.encode import REJECT_REASONS
+
     enc = run.encoded
     label = f" ({provider})" if provider else ""
     click.echo(f"{input_path}{label}: {enc.counts.line()}")
+    blank = run.blank_lines
+    if blank:
+        click.echo(f"blank lines skipped (not rows): {blank:,}")
     if run.opt_out_ids is not None:
         click.echo(f"opt-out list: {run.opt_out_ids:,} ids, {enc.counts.opted_out:,} rows left out before encoding")
+    reasons = run.reject_reasons
+    if reasons:
+        click.echo("rows rejected, by reason (each listed with its row and line in the rejects file):")
+        for reason, n in reasons.items():
+            note = REJECT_REASONS.get(reason)
+            click.echo(f"  {reason} {n:,}" + (f" ({note})" if note else ""))
     problems = enc.issue_lines()
     if problems:
         click.echo("field values left out of the encoding (the rows are kept), by reason:")
@@ -69,19 +81,28 @@ def echo_encode_run(run, input_path: Path, provider: str | None) -> None:
               help="Record ids of people who opted out (a record_id column, or one id a line).")
 @click.option("--provider", help="Label of this provider, stored in the file (e.g. council_a).")
 @click.option("--encoding", default=TEXT_ENCODING, show_default=True, help="Text encoding of a CSV input.")
+@click.option("--delimiter", default=DELIMITER, show_default=True, metavar="CHAR",
+              help="Field separator of a CSV input: one character such as ';' or '|', or 'tab'.")
 @force_option("the encoded file, its manifest and the rejects file")
 @quiet_option
 def encode(input_path: Path, key_file: Path | None, key_env: str | None, out: Path, schema_path: Path | None,
            rejects_path: Path | None, opt_out_path: Path | None, provider: str | None, encoding: str,
-           force: bool, quiet: bool) -> None:
-    """Standardise and encode INPUT (CSV or Parquet) into keyed Bloom filters."""
+           delimiter: str, force: bool, quiet: bool) -> None:
+    """Standardise and encode INPUT (CSV or Parquet) into keyed Bloom filters.
+
+    Blank lines are not rows. Rows with fewer or more fields than the header, or without a
+    usable record_id, are rejected with a reason to the rejects file; if no row is left to
+    encode, only the rejects are written and the command fails.
+    """
     from ..provider.pipeline import encode_file
     from ..schema import Schema
 
+    if delimiter.lower() in ("tab", "\\t"):
+        delimiter = "\t"
     key = load_key(key_file, key_env)
     s = Schema.from_toml(schema_path) if schema_path else None
     run = encode_file(input_path, out, key=key, schema=s, rejects=rejects_path, opt_out=opt_out_path,
-                      provider=provider, encoding=encoding, force=force, quiet=quiet,
+                      provider=provider, encoding=encoding, delimiter=delimiter, force=force, quiet=quiet,
                       protect=(key_file, schema_path))
     echo_encode_run(run, input_path, provider)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from ..defaults import CURVE_MIN_SCORE, DEMO_DIR, SEED, SYNTH_MIN_RECORDS, SYNTH_RECORDS
-from ._shared import echo_replaced, file_path, force_option, quiet_option
+from ._shared import echo_replaced, file_path, force_option, quiet_option, unit_interval
 
-__all__ = ["demo", "evaluate", "synth"]
+__all__ = ["calibrate", "demo", "evaluate", "synth"]
 
 
 def _evaluate_and_echo(links_path: Path, truth_path: Path, plot_path: Path | None) -> None:
@@ -51,14 +51,39 @@ def evaluate(links_path: Path, truth_path: Path, plot_path: Path | None, force: 
     echo_replaced(replaced)
 
 
-def _synth_and_echo(outdir: Path, records: int, seed: int):
-    from ..research.synth import synth_families, write_synth
+def _synth_and_echo(outdir: Path, records: int, seed: int, files: int | None = None, **options):
+    """Two providers' extracts (or ``files`` providers'), written to ``outdir`` and named."""
+    from ..research.synth import synth_families, synth_files, write_synth, write_synth_files
 
-    data = synth_families(records, seed=seed)
-    paths = write_synth(data, outdir)
-    click.echo(f"wrote {paths['a']} ({data.a.height:,} records), {paths['b']} ({data.b.height:,}), "
-               f"{paths['truth']} ({data.truth.height:,} true pairs); seed {seed}")
+    if files is None:
+        data = synth_families(records, seed=seed, **options)
+        paths = write_synth(data, outdir)
+        click.echo(f"wrote {paths['a']} ({data.a.height:,} records), {paths['b']} ({data.b.height:,}), "
+                   f"{paths['truth']} ({data.truth.height:,} true pairs); seed {seed}")
+        return paths
+    many = synth_files(records, files=files, seed=seed, **options)
+    paths = write_synth_files(many, outdir)
+    written = ", ".join(f"{paths[name]} ({frame.height:,} records)" for name, frame in many.extracts.items())
+    click.echo(f"wrote {written}, {paths['truth']} ({many.truth['person_id'].n_unique():,} people); seed {seed}")
     return paths
+
+
+class _LibraryDefault(click.Option):
+    """An option that, when absent, is not passed on, so the library's default applies.
+
+    Its help names that default with ``{NAME}`` fields of :mod:`linkage.research.synth`, filled in
+    only when the help is shown (``linkage --help`` loads no numpy).
+    """
+
+    def get_help_record(self, ctx: click.Context):
+        from ..research import synth as library
+
+        record = super().get_help_record(ctx)
+        return record and (record[0], record[1].format_map(vars(library)))
+
+
+def _library_share(name: str, help: str):
+    return click.option(name, cls=_LibraryDefault, type=float, callback=unit_interval, help=help)
 
 
 _records = click.option("--records", default=SYNTH_RECORDS, show_default=True,
@@ -68,18 +93,69 @@ _seed = click.option("--seed", default=SEED, show_default=True, type=int, help="
 
 @click.command()
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@_records
+@click.option("--records", default=SYNTH_RECORDS, show_default=True, type=click.IntRange(min=SYNTH_MIN_RECORDS),
+              help="Records of provider A; with --files, about as many in each file.")
 @_seed
-@force_option("a.csv, b.csv and truth.csv in OUTDIR")
-def synth(outdir: Path, records: int, seed: int, force: bool) -> None:
-    """Write synthetic UK families for two providers with ground truth (a.csv, b.csv, truth.csv)."""
+@_library_share("--overlap", "Share of A's people who are also in B [default: {OVERLAP:g}]; with --files, the chance "
+                "that a person in one file is in another [default: {FILES_OVERLAP:g}].")
+@click.option("--b-records", cls=_LibraryDefault, type=click.IntRange(min=1),
+              help="Records of provider B [default: the matches and about {_OTHER_FRACTION:g} x --records others]. "
+                   "Not with --files.")
+@_library_share("--relatives", "Share of B's non-matches who live with one of A's people (as many as there are, "
+                "if fewer); with --files, share of the people who live with another person in the files "
+                "[default: {RELATIVES:.3g}].")
+@click.option("--files", metavar="K", type=click.IntRange(min=2),
+              help="Write K providers' extracts of one population, p1.csv .. pK.csv, and truth.csv "
+                   "(provider, record_id, person_id) instead of a.csv, b.csv and truth.csv (id_a, id_b).")
+@_library_share("--duplicates", "With --files: share of a file's people who appear in it twice "
+                "[default: {DUPLICATES:g}].")
+@force_option("a.csv, b.csv and truth.csv in OUTDIR (with --files K: p1.csv .. pK.csv and truth.csv)")
+def synth(outdir: Path, records: int, seed: int, overlap: float | None, b_records: int | None,
+          relatives: float | None, files: int | None, duplicates: float | None, force: bool) -> None:
+    """Write synthetic UK families for two providers with ground truth (a.csv, b.csv, truth.csv), or K (--files)."""
     from ..format.files import check_outputs
-    from ..research.synth import synth_paths
+    from ..research.synth import synth_files_paths, synth_paths
 
+    if files is None and duplicates is not None:
+        raise click.UsageError("--duplicates needs --files: two-file extracts have no duplicates")
+    if files is not None and b_records is not None:
+        raise click.UsageError("--b-records is for two files; with --files, --records sets each file's size")
+    given = {"overlap": overlap, "b_records": b_records, "relatives": relatives, "duplicates": duplicates}
+    options = {name: value for name, value in given.items() if value is not None}
     outdir.mkdir(parents=True, exist_ok=True)
-    replaced = check_outputs(synth_paths(outdir).values(), force=force)
-    _synth_and_echo(outdir, records, seed)
+    paths = synth_paths(outdir) if files is None else synth_files_paths(outdir, files)
+    replaced = check_outputs(paths.values(), force=force)
+    try:
+        _synth_and_echo(outdir, records, seed, files, **options)
+    except ValueError as e:  # the only one an argument can still cause: more matches drawn than --b-records
+        if b_records is None:
+            raise
+        raise click.BadParameter(str(e), param_hint="'--b-records'") from None
     echo_replaced(replaced)
+
+
+@click.command()
+@click.option("--schema", "schema_path", type=file_path(), help="TOML schema (default: the default schema).")
+@click.option("--out", "out", required=True, type=file_path(),
+              help="Match-score model to write (JSON), for `linkage link --match-model`.")
+@click.option("--records", cls=_LibraryDefault, type=click.IntRange(min=100),
+              help="Synthetic true pairs to score [default: {CALIBRATION_RECORDS:,}].")
+@_seed
+@force_option("the model file")
+def calibrate(schema_path: Path | None, out: Path, records: int | None, seed: int, force: bool) -> None:
+    """Learn how a schema's match scores fall with errors, from synthetic people (no real data, no key)."""
+    from ..format.files import check_outputs
+    from ..research.calibrate import calibrate as calibrate_schema
+    from ..research.calibrate import write_match_model
+    from ..schema import Schema
+
+    replaced = check_outputs([out], inputs=(schema_path,), force=force)
+    s = Schema.from_toml(schema_path) if schema_path else Schema.default()
+    model = calibrate_schema(s, seed=seed, **({"records": records} if records else {}))
+    write_match_model(model, out, force=force)
+    echo_replaced(replaced)
+    click.echo(f"wrote {out}: {model.source} (schema fingerprint {s.fingerprint()[:16]}...); "
+               f"use it with `linkage link --match-model {out}`")
 
 
 @click.command()

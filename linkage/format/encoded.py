@@ -89,6 +89,7 @@ class Encoded:
     provider: str | None = None
     created: str | None = None
     kernel: str | None = None
+    sha256: str | None = None  # of the file it was read from, verified against its manifest
 
     def __len__(self) -> int:
         return self.clks.shape[0]
@@ -189,10 +190,9 @@ def _verify_manifest(path: Path) -> dict[str, Any]:
 def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
     """Read an encoded file, checking its manifest digest, format version and columns."""
     path = Path(path)
-    if verify:
-        _verify_manifest(path)
-    elif not path.exists():
+    if not path.exists():
         raise InputError(f"{path}: file not found")
+    manifest = _verify_manifest(path) if verify else {}
     try:
         pf = pq.ParquetFile(path)
         raw = (pf.schema_arrow.metadata or {}).get(_META_KEY)
@@ -246,4 +246,5 @@ def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
         field_issues=meta.get("field_issues", {}),
         provider=meta.get("provider"),
         created=meta.get("created"),
+        sha256=manifest.get("sha256"),
     )

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from ..errors import InputError
-from .files import atomic_path, refuse_existing
+from .files import atomic_path, refuse_existing, write_safe_csv
 
 __all__ = [
     "BANDS",
@@ -34,6 +34,9 @@ MATCH = "match"  # at or above the threshold
 POSSIBLE = "possible"  # just below it: for clerical review
 BELOW = "below"  # assigned, but below the review band (written only on request)
 BANDS = (MATCH, POSSIBLE, BELOW)
+# The clerical-review list: each possible link (candidate_of "link") and the other candidates
+# of its A record ("a") and of its B record ("b"), for reviewers at the providers.
+REVIEW_COLUMNS = ("review_id", "candidate_of", "id_a", "id_b", "score")
 _SUFFIXES = (".csv", ".parquet")
 
 
@@ -62,11 +65,24 @@ def write_links(links: pl.DataFrame, path: str | Path, *, summary: dict[str, Any
     refuse_existing([path, spath], force)
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".csv":
-            links.write_csv(tmp, float_precision=6)
+            write_safe_csv(links, tmp, float_precision=6)  # an id a spreadsheet would run is quoted
         else:
             links.write_parquet(tmp)
         with atomic_path(spath) as stmp:
             stmp.write_text(json.dumps(summary or {}, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def write_review(review: pl.DataFrame, path: str | Path, *, force: bool = False) -> Path:
+    """Write the clerical-review list (CSV or Parquet), atomically and spreadsheet-safe."""
+    path = Path(path)
+    check_link_table_path(path)
+    refuse_existing([path], force)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".csv":
+            write_safe_csv(review, tmp, float_precision=6)
+        else:
+            review.write_parquet(tmp)
     return path
 
 

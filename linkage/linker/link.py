@@ -6,36 +6,50 @@ fingerprint and key check value; the link table holds pseudonymous ids, scores a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from .._version import __version__
 from ..defaults import FLOOR, KERNEL, REVIEW_WIDTH, TOP_K
 from ..errors import InputError, IntegrityError
 from ..format.encoded import Encoded, read_encoded
 from ..format.files import check_outputs
-from ..format.links import BELOW, LINK_COLUMNS, link_table_outputs, write_links
-from .score import dice_pairs
+from ..format.links import BELOW, LINK_COLUMNS, POSSIBLE, link_table_outputs, write_links, write_review
+from .score import Pairs, dice_pairs, estimate_kept_pairs
 from .solve import band_labels, review_floor, solve_one_to_one
-from .threshold import ThresholdFit, estimate_threshold
+from .threshold import MatchModel, ThresholdFit, default_match_model, estimate_threshold
 
-__all__ = ["LinkResult", "LinkRun", "check_compatible", "link", "link_files"]
+__all__ = ["LinkResult", "LinkRun", "check_compatible", "link", "link_files", "read_match_model"]
+
+_PAIR_BYTES = 64  # memory per kept candidate pair, with the sorting and assignment copies
 
 
 @dataclass(frozen=True)
 class LinkResult:
-    """Links (``id_a, id_b, score, band``), the threshold used and how it was chosen."""
+    """Links (``id_a, id_b, score, band``), the threshold used and how it was chosen.
+
+    ``threshold`` is None when it was to be estimated and the scores show no match
+    component: then there are no ``match`` or ``possible`` links. ``review`` lists, for each
+    ``possible`` link, the other candidates of both records (for clerical review).
+    """
 
     links: pl.DataFrame
-    threshold: float
+    threshold: float | None
     review_width: float
     fit: ThresholdFit | None
     top_k: int | None
     kernel: str
     comparisons: int
     candidates: int
+    model: str | None = None  # where the reference match-score model came from
+    review: pl.DataFrame | None = field(default=None, repr=False)
 
     def band_counts(self) -> dict[str, int]:
         vc = self.links["band"].value_counts()
@@ -43,9 +57,10 @@ class LinkResult:
 
     def summary(self) -> dict[str, Any]:
         """What `linkage link` stores beside the links: threshold, estimates, counts."""
+        source = "given" if self.fit is None else ("estimated" if self.fit.evidence else "no evidence of matches")
         out: dict[str, Any] = {
             "threshold": self.threshold,
-            "threshold_source": "estimated" if self.fit else "given",
+            "threshold_source": source,
             "review_width": self.review_width,
             "kernel": self.kernel,
             "top_k": self.top_k,
@@ -54,18 +69,42 @@ class LinkResult:
             "bands": self.band_counts(),
         }
         if self.fit:
+            f = self.fit
             out["estimated"] = {
-                "precision": self.fit.precision,
-                "recall": self.fit.recall,
-                "f1": self.fit.f1,
-                "expected_matches": self.fit.expected_matches,
-                "method": self.fit.method,
+                "precision": f.precision,
+                "recall": f.recall,
+                "f1": f.f1,
+                "precision_interval": list(f.precision_interval),
+                "recall_interval": list(f.recall_interval),
+                "expected_matches": f.expected_matches,
+                "evidence": f.evidence,
+                "method": f.method,
+                "match_model": self.model,
+                "warnings": list(f.warnings),
             }
+            if f.match_scores is not None and f.expected_matches >= 1:
+                model = MatchModel(f.match_scores[None, :], source="fitted by linkage link",
+                                   pairs=int(round(f.expected_matches)))
+                out["match_model"] = model.to_dict()
         return out
 
 
+def _same_encodings(a: Encoded, b: Encoded) -> bool:
+    if a is b or (a.sha256 is not None and a.sha256 == b.sha256):
+        return True
+    if len(a) != len(b) or a.clks.shape != b.clks.shape:
+        return False
+    oa, ob = np.argsort(a.record_ids.to_numpy()), np.argsort(b.record_ids.to_numpy())  # in any order
+    return bool(np.array_equal(a.record_ids.to_numpy()[oa], b.record_ids.to_numpy()[ob])
+                and np.array_equal(a.clks[oa], b.clks[ob]))
+
+
 def check_compatible(a: Encoded, b: Encoded, *, names: tuple[str, str] = ("A", "B")) -> None:
-    """Refuse files encoded with different schemas or keys, or holding no records."""
+    """Refuse files encoded with different schemas or keys, empty files, or a file and itself."""
+    for enc, name in zip((a, b), names):
+        if not isinstance(enc, Encoded):
+            raise InputError(f"{name}: expected an Encoded (from encode_frame or read_encoded), "
+                             f"got {type(enc).__name__}")
     if a.schema.fingerprint() != b.schema.fingerprint():
         diff = a.schema.difference(b.schema, names=names) or "their fingerprints differ"
         raise IntegrityError(
@@ -80,6 +119,69 @@ def check_compatible(a: Encoded, b: Encoded, *, names: tuple[str, str] = ("A", "
     for enc, name in zip((a, b), names):
         if len(enc) == 0:
             raise InputError(f"{name}: holds no encoded records")
+    if _same_encodings(a, b):
+        raise InputError(
+            f"{names[0]} and {names[1]} hold the same encodings: linking a file with itself finds every record "
+            "as its own match; to find duplicates within one file, de-duplicate it instead"
+        )
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(a: Encoded, b: Encoded, lowest: float, top_k: int | None) -> None:
+    """Before scoring every pair above ``lowest`` (no top-k), refuse a job that would not fit."""
+    if top_k is not None:
+        return
+    pairs = estimate_kept_pairs(a.clks, b.clks, threshold=lowest)
+    need, have = pairs * _PAIR_BYTES, _available_memory()
+    if have is not None and need > 0.8 * have:
+        raise InputError(
+            f"keeping every pair scoring {lowest:g} or more would hold about {pairs:,.0f} pairs "
+            f"({need / 2**30:,.1f} GiB, with {have / 2**30:,.1f} GiB available); raise --min-score or "
+            f"keep the best few per record with --top-k"
+        )
+
+
+def _review_rows(review_id: np.ndarray, side: str, id_a: np.ndarray, id_b: np.ndarray, score: np.ndarray):
+    return pl.DataFrame(
+        {"review_id": review_id, "candidate_of": [side] * len(review_id), "id_a": id_a, "id_b": id_b, "score": score},
+        schema={"review_id": pl.Int64, "candidate_of": pl.Utf8, "id_a": pl.Utf8, "id_b": pl.Utf8, "score": pl.Float64},
+    )
+
+
+def _review(assigned: Pairs, bands: np.ndarray, pairs: Pairs, ids_a: np.ndarray, ids_b: np.ndarray) -> pl.DataFrame:
+    """For each ``possible`` link, the link itself and the other candidates of both its records."""
+    which = np.flatnonzero(bands == POSSIBLE)
+    rows = []
+    for side, key, other in (("a", assigned.i, pairs.i), ("b", assigned.j, pairs.j)):
+        # Each possible link is the only one of its A row and of its B row: map rows to links.
+        order = np.argsort(key[which], kind="stable")
+        keys = key[which][order]
+        pos = np.clip(np.searchsorted(keys, other), 0, max(len(keys) - 1, 0))
+        hit = (keys[pos] == other) if len(keys) else np.zeros(len(other), dtype=bool)
+        rows.append(_review_rows(order[pos[hit]] + 1, side, ids_a[pairs.i[hit]], ids_b[pairs.j[hit]],
+                                 pairs.score[hit]))
+    links = _review_rows(np.arange(1, len(which) + 1), "link", ids_a[assigned.i[which]], ids_b[assigned.j[which]],
+                         assigned.score[which])
+    both = pl.concat([links, *rows], how="vertical_relaxed")
+    linked = links.select("review_id", pl.col("id_a").alias("_a"), pl.col("id_b").alias("_b"))
+    both = both.join(linked, on="review_id").filter(
+        (pl.col("candidate_of") == "link") | ~((pl.col("id_a") == pl.col("_a")) & (pl.col("id_b") == pl.col("_b")))
+    ).drop("_a", "_b").unique(maintain_order=True)
+    order = pl.col("candidate_of").replace_strict({"link": 0, "a": 1, "b": 2}, return_dtype=pl.Int8)
+    return both.sort(["review_id", order, pl.col("score")], descending=[False, False, True])
 
 
 def link(
@@ -92,50 +194,87 @@ def link(
     floor: float = FLOOR,
     top_k: int | None = TOP_K,
     kernel: str = KERNEL,
+    match_model: MatchModel | None = None,
     quiet: bool = True,
     names: tuple[str, str] = ("A", "B"),
 ) -> LinkResult:
     """Link two encoded files one-to-one.
 
     With ``threshold=None`` the threshold is estimated from the data (see
-    :func:`linkage.linker.threshold.estimate_threshold`). Links at or above the threshold are
-    ``match``; within ``review_width`` below it, ``possible`` (clerical review). Assigned pairs
-    down to ``min_score`` are also returned, as ``below``, for threshold curves. Each A record
-    keeps its ``top_k`` best candidates (``None``: every pair above the floor), which bounds
-    memory by the size of A. ``names`` label the two inputs in error messages.
+    :func:`linkage.linker.threshold.estimate_threshold`), using ``match_model`` or, when None,
+    the packaged model for the files' schema if there is one; when the scores show no match
+    component nothing is banded ``match``. Links at or above the threshold are ``match``;
+    within ``review_width`` below it, ``possible`` (clerical review). Assigned pairs down to
+    ``min_score`` are also returned, as ``below``, for threshold curves: ``min_score`` may
+    go below ``floor``, the lowest score the estimate looks at. Each A record keeps its
+    ``top_k`` best candidates (``0`` or ``None``: every pair above the lowest score asked
+    for; a job that would not fit in memory is refused before it starts). ``names`` label
+    the two inputs in error messages.
     """
     check_compatible(a, b, names=names)
-    if threshold is not None and not 0.0 < threshold <= 1.0:
-        raise InputError("threshold must be in (0, 1]")
-    if not 0.0 <= review_width < 1.0:
-        raise InputError("review width must be in [0, 1)")
+    for label, value in (("threshold", threshold), ("min_score", min_score), ("floor", floor)):
+        if value is not None and (not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0):
+            raise InputError(f"{label} must be a number from 0 to 1")
+    if floor >= 1.0:
+        raise InputError("floor must be below 1")
+    if threshold is not None and threshold <= 0.0:
+        raise InputError("threshold must be above 0")
+    if not isinstance(review_width, (int, float)) or not 0.0 <= review_width < 1.0:
+        raise InputError("review_width must be a number from 0 to below 1")
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0):
+        raise InputError("top_k must be a whole number: 0 (or None) for every pair, or the candidates per record")
+    top_k = top_k or None
     lowest = floor if threshold is None else review_floor(threshold, review_width)
     if min_score is not None:
         lowest = min(lowest, min_score)
     lowest = max(lowest, 0.0)
+    _check_memory(a, b, lowest, top_k)
     scores = dice_pairs(a.clks, b.clks, threshold=lowest, top_k=top_k, kernel=kernel, quiet=quiet)
     assigned = solve_one_to_one(scores.pairs)
-    fit = None
+    fit, source = None, None
     if threshold is None:
+        fingerprint = a.schema.fingerprint()
+        model = match_model if match_model is not None else default_match_model(fingerprint)
+        if model is not None:
+            source = model.source or "given"
         keep = assigned.score >= floor
-        fit = estimate_threshold(assigned.select(keep), scores.best, floor=floor)
+        fit = estimate_threshold(assigned.select(keep), scores.best, floor=floor, model=model)
         threshold = fit.threshold
-    bands = band_labels(assigned.score, threshold=threshold, review_width=review_width)
+    if threshold is None:
+        bands = np.full(len(assigned), BELOW, dtype=object)
+    else:
+        bands = band_labels(assigned.score, threshold=threshold, review_width=review_width)
     show = bands != BELOW if min_score is None else (bands != BELOW) | (assigned.score >= min_score)
-    columns = (a.record_ids.to_numpy()[assigned.i[show]], b.record_ids.to_numpy()[assigned.j[show]],
-               assigned.score[show], bands[show])
+    ids_a, ids_b = a.record_ids.to_numpy(), b.record_ids.to_numpy()
+    columns = (ids_a[assigned.i[show]], ids_b[assigned.j[show]], assigned.score[show], bands[show])
     types = (pl.Utf8, pl.Utf8, pl.Float64, pl.Utf8)
     links = pl.DataFrame(dict(zip(LINK_COLUMNS, columns)), schema=dict(zip(LINK_COLUMNS, types)))
     return LinkResult(
         links=links,
-        threshold=float(threshold),
+        threshold=None if threshold is None else float(threshold),
         review_width=review_width,
         fit=fit,
         top_k=top_k,
         kernel=scores.kernel,
         comparisons=scores.comparisons,
         candidates=len(scores.pairs),
+        model=source,
+        review=_review(assigned, bands, scores.pairs, ids_a, ids_b),
     )
+
+
+def read_match_model(path: str | Path) -> MatchModel:
+    """A match-score model from `linkage calibrate`, or the one a link summary learnt."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "match_model" in data:
+            data = data["match_model"]
+        return MatchModel.from_dict(data)
+    except FileNotFoundError:
+        raise InputError(f"{path}: match model not found") from None
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError):
+        raise InputError(f"{path}: not a match model (from `linkage calibrate`) or a link summary with one") from None
 
 
 @dataclass(frozen=True)
@@ -145,7 +284,13 @@ class LinkRun:
     result: LinkResult
     summary: dict[str, Any]
     out: Path
+    review: Path | None
     replaced: tuple[Path, ...]
+
+
+def _input_record(enc: Encoded, path: Path) -> dict[str, Any]:
+    return {"file": path.name, "sha256": enc.sha256, "provider": enc.provider, "records": len(enc),
+            "counts": vars(enc.counts), "created": enc.created}
 
 
 def link_files(
@@ -153,21 +298,34 @@ def link_files(
     file_b: str | Path,
     out: str | Path,
     *,
+    review: str | Path | None = None,
+    match_model: str | Path | MatchModel | None = None,
     force: bool = False,
     quiet: bool = True,
     **options: Any,
 ) -> LinkRun:
-    """Verify and link two encoded files, and write the link table and its summary.
+    """Verify and link two encoded files, and write the link table, its summary and the review list.
 
-    ``options`` are those of :func:`link`. ``force`` replaces the table and its summary,
-    nothing else.
+    ``options`` are those of :func:`link`; ``match_model`` may be a path (from `linkage
+    calibrate`, or a link summary). ``review`` writes, for each ``possible`` link, the other
+    candidates of both records. ``force`` replaces these outputs, nothing else.
     """
     file_a, file_b = Path(file_a), Path(file_b)
-    outputs = link_table_outputs(out)
-    replaced = check_outputs(outputs, inputs=(file_a, file_b), force=force)
+    outputs = link_table_outputs(out) + ([Path(review)] if review else [])
+    inputs = (file_a, file_b, match_model if isinstance(match_model, (str, Path)) else None)
+    replaced = check_outputs(outputs, inputs=inputs, force=force)
+    if isinstance(match_model, (str, Path)):
+        match_model = read_match_model(match_model)
     a, b = read_encoded(file_a), read_encoded(file_b)
-    res = link(a, b, quiet=quiet, names=(str(file_a), str(file_b)), **options)
-    summary = {"file_a": file_a.name, "file_b": file_b.name, "provider_a": a.provider, "provider_b": b.provider,
-               "schema_fingerprint": a.schema.fingerprint(), "key_check": a.key_check, **res.summary()}
+    res = link(a, b, quiet=quiet, names=(str(file_a), str(file_b)), match_model=match_model, **options)
+    summary = {
+        "tool_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "inputs": {"a": _input_record(a, file_a), "b": _input_record(b, file_b)},
+        "file_a": file_a.name, "file_b": file_b.name, "provider_a": a.provider, "provider_b": b.provider,
+        "schema_fingerprint": a.schema.fingerprint(), "key_check": a.key_check, **res.summary(),
+    }
     write_links(res.links, outputs[0], summary=summary, force=force)
-    return LinkRun(res, summary, outputs[0], tuple(replaced))
+    if review:
+        write_review(res.review, review, force=force)
+    return LinkRun(res, summary, outputs[0], Path(review) if review else None, tuple(replaced))

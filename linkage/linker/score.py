@@ -192,3 +192,16 @@ def dice_pairs(
         pairs = Pairs.empty()
     best = np.maximum(best_s[:, :TOP_K], 0.0)
     return Scores(pairs=pairs, best=best, kernel=kernel, comparisons=na * nb)
+
+
+def estimate_kept_pairs(a: np.ndarray, b: np.ndarray, *, threshold: float, sample: int = 256, seed: int = 0) -> float:
+    """How many pairs score ``threshold`` or more, from a seeded sample of A's rows against all of B.
+
+    Cheap (``sample * len(b)`` comparisons): it lets a job that keeps every pair above a low
+    score be refused before it runs out of memory.
+    """
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    rows = np.random.default_rng(seed).choice(len(a), min(sample, len(a)), replace=False)
+    kept = dice_pairs(a[np.sort(rows)], b, threshold=threshold, top_k=None)
+    return len(kept.pairs) * len(a) / len(rows)

@@ -7,6 +7,8 @@ record's filter is the OR of its fields' value filters (a gather per field).
 
 Nothing returned here holds a raw identifier: only pseudonymous record ids, filters, counts
 and reason codes. Every input row is accounted for: encoded, rejected or opted out.
+
+A row is rejected with the first reason that applies, in the order of :data:`REJECT_REASONS`.
 """
 
 from __future__ import annotations
@@ -25,12 +27,37 @@ from ..errors import InputError
 from ..format.encoded import Counts, Encoded
 from ..progress import progress
 from ..schema import RECORD_ID, Schema
-from .extract import as_text_frame
-from .keys import check_key_length, key_check_value, mac_key
-from .standardise import standardise_codes, standardise_record_ids
+from .extract import LONG_ROW, SHORT_ROW, as_text_frame
+from .keys import as_key, key_check_value, mac_key
+from .standardise import (
+    MAX_RECORD_ID_CHARS,
+    RECORD_ID_CONTROL,
+    RECORD_ID_FORMULA,
+    RECORD_ID_TOO_LONG,
+    record_id_problems,
+    standardise_codes,
+    standardise_record_ids,
+)
 from .tokens import field_tokens
 
-__all__ = ["encode_frame", "hash_tokens"]
+__all__ = ["DUPLICATE_RECORD_ID", "MISSING_RECORD_ID", "REJECT_REASONS", "TOO_FEW_FIELDS", "encode_frame",
+           "hash_tokens"]
+
+MISSING_RECORD_ID = "missing_record_id"
+DUPLICATE_RECORD_ID = "duplicate_record_id"
+TOO_FEW_FIELDS = "too_few_fields"
+
+# Why a row is rejected, in the order the reasons are tried (the first that applies is given).
+REJECT_REASONS: dict[str, str] = {
+    SHORT_ROW: "fewer fields than the header",
+    LONG_ROW: "more fields than the header: an unquoted delimiter inside a value?",
+    MISSING_RECORD_ID: "no record_id",
+    RECORD_ID_TOO_LONG: f"record_id longer than {MAX_RECORD_ID_CHARS} characters",
+    RECORD_ID_CONTROL: "record_id holds a tab, line break or other control character",
+    RECORD_ID_FORMULA: "record_id starts with =, +, - or @, which a spreadsheet runs as a formula",
+    DUPLICATE_RECORD_ID: "every copy of a duplicated record_id is rejected",
+    TOO_FEW_FIELDS: "fewer usable linkable fields than the schema's min_fields",
+}
 
 _PERSON = b"linkage-token"
 _POSITIONS_PER_DIGEST = 16  # 64-byte digest, 4 bytes per position
@@ -114,8 +141,9 @@ def encode_frame(
     df: Any,
     schema: Schema | None = None,
     *,
-    key: bytes,
+    key: bytes | str,
     opt_out: Iterable[str] | None = None,
+    row_problems: Any = None,
     today: dt.date | None = None,
     kernel: str = KERNEL,
     quiet: bool = True,
@@ -123,17 +151,30 @@ def encode_frame(
     """Standardise and encode an extract into keyed Bloom filters.
 
     Rows whose ``record_id`` is in ``opt_out`` are left out before anything else is done with
-    them. Rows without a ``record_id``, with a duplicated one, or with fewer than
-    ``schema.min_fields`` usable linkable fields are rejected with a reason code. ``kernel``
-    (``auto``, ``numba`` or ``numpy``) only changes the speed, never the filters.
+    them. The others are rejected with a reason code (see :data:`REJECT_REASONS`, tried in its
+    order) when reading found them malformed (``row_problems``: one code or null per row,
+    such as ``short_row`` and ``long_row`` from
+    :func:`linkage.provider.extract.read_extract_rows`), when they have no ``record_id``
+    (``missing_record_id``), one a link table must not carry (``record_id_too_long``,
+    ``record_id_control_character``, ``record_id_formula``), a duplicated one (every copy:
+    ``duplicate_record_id``), or fewer than ``schema.min_fields`` usable linkable fields
+    (``too_few_fields``). Rejected rows are numbered from 1 (``rejects["row"]``) in the order
+    of ``df``. ``kernel`` (``auto``, ``numba`` or ``numpy``) only changes the speed, never the
+    filters.
     """
     schema = schema or Schema.default()
-    check_key_length(key, "key")
+    key = as_key(key, "key")
     df = as_text_frame(df)
     missing = [c for c in schema.input_columns if c not in df.columns]
     if missing:
         raise InputError(f"missing column(s): {', '.join(missing)}; map them in the schema's [columns] table")
     n_in = df.height
+    if row_problems is None:
+        shape = pl.repeat(None, n_in, dtype=pl.Utf8, eager=True).alias("shape")
+    else:
+        shape = pl.Series("shape", row_problems, dtype=pl.Utf8)
+        if shape.len() != n_in:
+            raise ValueError(f"row_problems has {shape.len()} entries for {n_in} rows")
 
     # Opted-out people are dropped first: not standardised, not counted, not encoded.
     rid = standardise_record_ids(df[schema.column(RECORD_ID)])
@@ -149,10 +190,15 @@ def encode_frame(
     for f, c in zip(schema.fields, codes):
         if f.linkable:
             present += c.present
-    reason = pl.DataFrame({"record_id": kept_rid, "present": present}).select(
-        pl.when(pl.col("record_id").is_null()).then(pl.lit("missing_record_id"))
-        .when(pl.col("record_id").is_duplicated()).then(pl.lit("duplicate_record_id"))
-        .when(pl.col("present") < schema.min_fields).then(pl.lit("too_few_fields"))
+    reason = pl.DataFrame({
+        "record_id": kept_rid, "present": present, "shape": shape.gather(rows) if is_opted.any() else shape,
+        "id_problem": record_id_problems(kept_rid),
+    }).select(
+        pl.when(pl.col("shape").is_not_null()).then(pl.col("shape"))
+        .when(pl.col("record_id").is_null()).then(pl.lit(MISSING_RECORD_ID))
+        .when(pl.col("id_problem").is_not_null()).then(pl.col("id_problem"))
+        .when(pl.col("record_id").is_duplicated()).then(pl.lit(DUPLICATE_RECORD_ID))
+        .when(pl.col("present") < schema.min_fields).then(pl.lit(TOO_FEW_FIELDS))
         .alias("reason")
     )["reason"]
     bad = reason.is_not_null().to_numpy()

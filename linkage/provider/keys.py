@@ -1,24 +1,55 @@
 """The shared secret: made by ``linkage keygen``, read from a file or an environment variable.
 
-The key never appears in output, in process arguments or in any file but its own. Only its
-key check value (a keyed hash of a fixed label) travels, so the linkage unit can confirm that
-all providers used the same key without learning it.
+One format everywhere: the key is written as hexadecimal text, in a key file (one line, mode
+0600) and in an environment variable alike. Key files from linkage 0.1, which held the 32 raw
+bytes, are still read: a file that is not hexadecimal text and holds exactly 32 bytes is one
+of those (32 random bytes are all hexadecimal digits with a chance of about 1e-34).
+
+The key never appears in output, in process arguments or in any file but its own, and no
+message repeats a value that looks like one (a key passed where a path belongs). Only its key
+check value (a keyed hash of a fixed label) travels, so the linkage unit can confirm that all
+providers used the same key without learning it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
 
 from ..defaults import KEY_BYTES, MIN_KEY_BYTES
-from ..errors import KeyFileError
+from ..errors import KeyFileError, looks_like_secret
 
-__all__ = ["check_key_length", "generate_key", "key_check_value", "key_from_env", "read_key", "write_key"]
+__all__ = [
+    "SHARE_ADVICE",
+    "as_key",
+    "check_key_length",
+    "generate_key",
+    "key_check_value",
+    "key_from_env",
+    "looks_like_secret",
+    "read_key",
+    "write_key",
+]
 
 _KCV_LABEL = b"linkage key check value v1"
+_LEGACY_BYTES = 32  # linkage 0.1 wrote the raw key
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+SHARE_ADVICE = (
+    "share it only with the other providers, never with the linkage unit: hand it over in person or over an "
+    "encrypted channel (never by plain email or chat), keep it readable by its owner only (mode 0600), and "
+    "never put it on a command line"
+)
+
+
+def _named(path: str | Path, what: str = "the key file") -> str:
+    """The path for a message, unless it looks like a key itself (passed where a path belongs)."""
+    text = str(path)
+    return what if looks_like_secret(text) else text
 
 
 def generate_key() -> bytes:
@@ -26,19 +57,18 @@ def generate_key() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
 
 
-def write_key(path: str | Path, key: bytes | None = None) -> Path:
-    """Write a new key to ``path`` with mode 0600; refuses to overwrite an existing file."""
+def write_key(path: str | Path, key: bytes | str | None = None) -> Path:
+    """Write a key to ``path`` as hexadecimal text, mode 0600; never overwrites a file."""
     path = Path(path)
-    key = generate_key() if key is None else key
-    check_key_length(key, str(path))
+    key = generate_key() if key is None else as_key(key, "key")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeyFileError(f"{path}: already exists; keys are never overwritten, choose another path") from None
+        raise KeyFileError(f"{_named(path)}: already exists; keys are never overwritten, choose another path") from None
     except OSError as e:
-        raise KeyFileError(f"{path}: cannot create the key file ({e.strerror})") from None
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
+        raise KeyFileError(f"{_named(path)}: cannot create the key file ({e.strerror})") from None
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key.hex() + "\n")
     os.chmod(path, 0o600)
     return path
 
@@ -51,34 +81,58 @@ def check_key_length(key: bytes, where: str) -> bytes:
     return key
 
 
+def as_key(key: bytes | bytearray | str, where: str = "key") -> bytes:
+    """A key as bytes: bytes as they are, text as hexadecimal (the format of key files)."""
+    if isinstance(key, (bytes, bytearray)):
+        return check_key_length(bytes(key), where)
+    if isinstance(key, str):
+        text = key.strip()
+        if len(text) % 2 or not _HEX.fullmatch(text or "x"):
+            raise KeyFileError(f"{where}: a key given as text must be hexadecimal (as `linkage keygen` writes it)")
+        return check_key_length(bytes.fromhex(text), where)
+    raise KeyFileError(f"{where}: expected the key as bytes or hexadecimal text, got {type(key).__name__}")
+
+
 def read_key(path: str | Path) -> bytes:
-    """Read a key file: it must exist, be readable by its owner only and hold >= 16 bytes."""
+    """Read a key file: hexadecimal text (or a linkage 0.1 raw key), owner-only, at least 16 bytes."""
     path = Path(path)
+    name = _named(path)
     try:
         st = path.stat()
-    except FileNotFoundError:
-        raise KeyFileError(f"{path}: key file not found") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise KeyFileError(f"{path}: the key file is not a regular file")
-    if os.name == "posix" and st.st_mode & 0o077:
-        raise KeyFileError(f"{path}: the key file is readable by other users; run `chmod 600` on it")
-    try:
-        key = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        hint = " (the value given looks like a key: pass the path of a key file)" if name != str(path) else ""
+        raise KeyFileError(f"{name}: key file not found{hint}") from None
     except OSError as e:
-        raise KeyFileError(f"{path}: cannot read the key file ({e.strerror})") from None
-    return check_key_length(key, str(path))
+        raise KeyFileError(f"{name}: cannot read the key file ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise KeyFileError(f"{name}: the key file is not a regular file")
+    if os.name == "posix" and st.st_mode & 0o077:
+        raise KeyFileError(f"{name}: the key file is readable by other users; run `chmod 600` on it")
+    if st.st_size > 4096:
+        raise KeyFileError(f"{name}: too large for a key file; give the file `linkage keygen` wrote")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise KeyFileError(f"{name}: cannot read the key file ({e.strerror})") from None
+    text = data.strip()
+    if text and len(text) % 2 == 0 and _HEX.fullmatch(text.decode("ascii", "replace")):
+        return check_key_length(bytes.fromhex(text.decode("ascii")), name)
+    if len(data) == _LEGACY_BYTES:
+        return data  # a raw key from linkage 0.1
+    raise KeyFileError(f"{name}: not a key file: it should hold the key as hexadecimal text, as `linkage keygen` "
+                       "writes it")
 
 
 def key_from_env(name: str) -> bytes:
     """Read a key given as hexadecimal in the environment variable ``name``."""
+    label = "the variable given" if looks_like_secret(name) else f"environment variable {name}"
+    if looks_like_secret(name) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name or ""):
+        raise KeyFileError(f"--key-env: {label} is not a variable name; pass the name of a variable that holds "
+                           "the key, never the key itself")
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
-        raise KeyFileError(f"environment variable {name} is not set")
-    try:
-        key = bytes.fromhex(raw.strip())
-    except ValueError:
-        raise KeyFileError(f"environment variable {name} must hold the key as hexadecimal") from None
-    return check_key_length(key, f"environment variable {name}")
+        raise KeyFileError(f"{label} is not set")
+    return as_key(raw, label)
 
 
 def mac_key(key: bytes) -> bytes:

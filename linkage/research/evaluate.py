@@ -45,6 +45,9 @@ class Evaluation:
     curve: pl.DataFrame
     histogram: pl.DataFrame
 
+    def __str__(self) -> str:
+        return self.table()
+
     def table(self) -> str:
         rows = [
             ("true pairs", f"{self.truth_pairs:,}"),

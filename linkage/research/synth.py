@@ -1,8 +1,10 @@
-"""Synthetic extracts from two data providers, built from UK households.
+"""Synthetic extracts from data providers, built from UK households.
 
 The generator gives realistic test data for record linkage: two provider
 extracts, ``a`` and ``b``, that share some people, and the ground truth
-(which pairs of records are the same person).
+(which pairs of records are the same person) from :func:`synth_families`;
+or several providers' extracts of one population, with who is who, from
+:func:`synth_files`.
 
 Generative model
 ----------------
@@ -20,10 +22,15 @@ Generative model
 2. **Provider A** holds ``records`` people drawn at random from a "shared"
    population.
 3. **Provider B** holds
-   * a copy of about 65% of A's people (the true matches),
-   * about a third of its other records are *relatives*: people from the
-     same households as A's people who are not themselves in A (a parent,
-     a sibling, a twin, with twins favoured),
+   * a copy of each of A's people with probability ``overlap`` (65% by
+     default; the true matches),
+   * other records, ``0.35 * records`` of them on average or as many as
+     make B ``b_records`` long; a share ``relatives`` of them (a third by
+     default) are *relatives*: people from the same households as A's
+     people who are not themselves in A (a parent, a sibling, a twin, with
+     twins favoured).  The population offers about ``0.3 * records`` such
+     people (about 0.9 of the other records at the default size); when more
+     are asked for, all are taken and unrelated people make up the rest,
    * the rest are unrelated people from a separate set of households.
 4. **Corruption.**  Every B record gets 0 to 3 independent errors
    (probabilities 0.40, 0.33, 0.18, 0.09), drawn without replacement from
@@ -47,7 +54,21 @@ Generative model
 Record ids are random hexadecimal strings (prefixed ``A`` or ``B``) that say
 nothing about the match, and both extracts are shuffled.  All randomness
 comes from one ``numpy.random.Generator`` seeded with ``seed``, so the output
-is a pure function of ``(records, seed)``.
+is a pure function of the arguments; with the default ``overlap``,
+``b_records`` and ``relatives`` it is what it was before they existed.
+
+Several files
+-------------
+:func:`synth_files` draws one population for ``files`` providers.  Each
+person is in each file independently with probability ``overlap``, so two
+files share about ``overlap`` of their people (with ``overlap`` 0 each person
+is in exactly one file).  Only people in at least one file are made: a share
+``relatives`` of them come in whole households (so they live with another
+person in the files, who may be in the same file or another one), the rest
+are one person from each of their own households.  A share ``duplicates`` of
+a file's people appear in it twice.  Every record gets the errors of step 4
+independently, and providers alternate the habits of A and B (step 5).
+Record ids (prefixed ``R``) are unique across the files.
 
 Everything is vectorised with numpy and polars; one million records take a
 few seconds.
@@ -56,6 +77,7 @@ few seconds.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -67,7 +89,17 @@ import polars as pl
 
 from ..defaults import SEED, SYNTH_MIN_RECORDS, SYNTH_RECORDS
 
-__all__ = ["SynthData", "synth_families", "synth_paths", "write_synth"]
+__all__ = [
+    "SynthData",
+    "SynthFiles",
+    "synth_calibration",
+    "synth_families",
+    "synth_files",
+    "synth_files_paths",
+    "synth_paths",
+    "write_synth",
+    "write_synth_files",
+]
 
 COLUMNS: tuple[str, ...] = (
     "record_id",
@@ -89,6 +121,16 @@ class SynthData:
     """Provider B extract (all columns ``pl.Utf8``)."""
     truth: pl.DataFrame
     """Columns ``id_a``, ``id_b``: the record ids of the true matches."""
+
+
+@dataclass(frozen=True)
+class SynthFiles:
+    """Several providers' extracts of one population, and who each record is."""
+
+    extracts: dict[str, pl.DataFrame]
+    """Extracts by provider label (``p1``, ``p2``, ...), all columns ``pl.Utf8``."""
+    truth: pl.DataFrame
+    """Columns ``provider``, ``record_id``, ``person_id``: one row per record."""
 
 
 # ---------------------------------------------------------------------------
@@ -148,9 +190,16 @@ _P_SAME_SEX_COUPLE = 0.05
 _P_TWINS = 0.08  # households with 2+ children whose first two are twins
 _P_SEX_UNKNOWN = 0.004
 
-_MATCH_FRACTION = 0.65  # share of A's people copied into B
-_OTHER_FRACTION = 0.35  # B's non-matches, as a share of len(A)
-_RELATIVE_SHARE = 1 / 3  # share of B's non-matches who are relatives
+# Defaults of the public functions (the command line shows and uses the same).
+OVERLAP = 0.65  # share of A's people copied into B
+RELATIVES = 1 / 3  # share of B's non-matches (or of the people in several files) who are relatives
+FILES = 3  # providers in synth_files
+FILES_OVERLAP = 0.3  # synth_files: chance that a person in one file is in another
+DUPLICATES = 0.0  # synth_files: share of a file's people who appear in it twice
+CALIBRATION_RECORDS = 40_000  # synth_calibration: pairs
+CALIBRATION_MAX_ERRORS = 6  # synth_calibration: errors per pair, from 0 to this
+
+_OTHER_FRACTION = 0.35  # B's non-matches, as a share of len(A), unless b_records is given
 _TWIN_PRIORITY = 6.0  # twins of A's people are this much likelier relatives
 
 # Number of errors per B record: 0, 1, 2, 3.
@@ -470,11 +519,13 @@ def _weighted_sample(weights: np.ndarray, k: int, rng: np.random.Generator) -> n
 # ---------------------------------------------------------------------------
 
 
-def _choose_errors(p: _People, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """For each record, which error kinds it suffers (0..3, distinct)."""
+def _choose_errors(p: _People, rng: np.random.Generator, n_errors: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """For each record, which error kinds it suffers (distinct; 0..3 drawn, or ``n_errors`` each)."""
     v = _vocab()
     n = len(p["sex"])
-    n_errors = rng.choice(len(_ERROR_COUNT_P), n, p=_ERROR_COUNT_P)
+    if n_errors is None:
+        n_errors = rng.choice(len(_ERROR_COUNT_P), n, p=_ERROR_COUNT_P)
+    most = max(3, int(n_errors.max(initial=0)))
     rows = np.flatnonzero(n_errors > 0)
     weights = np.array([_ERROR_WEIGHTS[k] for k in _ERROR_KINDS])
 
@@ -492,10 +543,10 @@ def _choose_errors(p: _People, rng: np.random.Generator) -> dict[str, np.ndarray
     noise = rng.gumbel(size=applicable.shape).astype(np.float32)
     keys = np.log(weights).astype(np.float32) + noise
     keys[~applicable] = -np.inf
-    order = np.argsort(-keys, axis=1)[:, :3]
+    order = np.argsort(-keys, axis=1)[:, :most]
     chosen = np.zeros((n, len(_ERROR_KINDS)), dtype=bool)
-    for j in range(3):
-        take = n_errors[rows] > j
+    for j in range(most):
+        take = (n_errors[rows] > j) & np.isfinite(keys[np.arange(len(rows)), order[:, j]])
         chosen[rows[take], order[take, j]] = True
     return {k: chosen[:, i] for i, k in enumerate(_ERROR_KINDS)}
 
@@ -549,7 +600,9 @@ def _corrupt_postcodes(p: _People, errors: dict[str, np.ndarray], rng: np.random
     p["pc_l1"][r], p["pc_l2"][r] = p["pc_l2"][r], p["pc_l1"][r]
 
 
-def _corrupt(people: _People, rng: np.random.Generator) -> tuple[_People, dict[str, np.ndarray]]:
+def _corrupt(
+    people: _People, rng: np.random.Generator, n_errors: np.ndarray | None = None
+) -> tuple[_People, dict[str, np.ndarray]]:
     """Apply index-level errors; return the people and the error masks.
 
     Errors that work on text (typos, double-barrelled surnames, swapped
@@ -557,7 +610,7 @@ def _corrupt(people: _People, rng: np.random.Generator) -> tuple[_People, dict[s
     """
     v = _vocab()
     p = {k: a.copy() for k, a in people.items()}
-    errors = _choose_errors(p, rng)
+    errors = _choose_errors(p, rng, n_errors)
 
     rows = np.flatnonzero(errors["nickname"])
     alt_sex = np.minimum(p["sex"][rows], _F)
@@ -827,19 +880,50 @@ def _render(
 # ---------------------------------------------------------------------------
 
 
-def synth_families(records: int = SYNTH_RECORDS, *, seed: int = SEED) -> SynthData:
-    """Generate provider extracts ``a`` and ``b`` and the true matches.
+def _check_share(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:  # also refuses NaN
+        raise ValueError(f"{name} must be a share between 0 and 1, got {value}")
 
-    ``a`` has exactly ``records`` rows and ``b`` roughly as many; about 65%
-    of A's people are in B.  See the module docstring for the model.  The
-    result depends only on ``records`` and ``seed``.
-    """
+
+def _check_records(records: int) -> None:
     if records < SYNTH_MIN_RECORDS:
         raise ValueError(f"records must be at least {SYNTH_MIN_RECORDS}, got {records}")
+
+
+def synth_families(
+    records: int = SYNTH_RECORDS,
+    *,
+    seed: int = SEED,
+    overlap: float = OVERLAP,
+    b_records: int | None = None,
+    relatives: float = RELATIVES,
+) -> SynthData:
+    """Generate provider extracts ``a`` and ``b`` and the true matches.
+
+    ``a`` has exactly ``records`` rows.  Each of A's people is in B with
+    probability ``overlap``.  ``b`` has exactly ``b_records`` rows if given,
+    otherwise the matches and about ``0.35 * records`` others; a share
+    ``relatives`` of those others live with one of A's people (as many as
+    the population has, if fewer).  See the module docstring for the model.
+    The result depends only on the arguments; the defaults give the data
+    this function gave before it had ``overlap``, ``b_records`` and ``relatives``.
+    """
+    _check_records(records)
+    _check_share("overlap", overlap)
+    _check_share("relatives", relatives)
+    if b_records is not None and b_records < 1:
+        raise ValueError(f"b_records must be at least 1, got {b_records}")
     rng = np.random.default_rng(seed)
-    n_match = int(rng.binomial(records, _MATCH_FRACTION))
-    n_other = int(rng.binomial(records, _OTHER_FRACTION))
-    n_relatives = int(round(n_other * _RELATIVE_SHARE))
+    n_match = int(rng.binomial(records, overlap))
+    n_other = int(rng.binomial(records, _OTHER_FRACTION))  # drawn even if unused: the same draws follow
+    if b_records is not None:
+        if b_records < n_match:
+            raise ValueError(
+                f"b_records ({b_records}) is smaller than the {n_match} matches drawn for records={records} "
+                f"and overlap={overlap}; raise b_records or lower overlap"
+            )
+        n_other = b_records - n_match
+    n_relatives = int(round(n_other * relatives))
 
     # Provider A: people drawn from a shared population of households.
     shared = _population(int(records * 1.4) + 10, rng)
@@ -853,16 +937,16 @@ def synth_families(records: int = SYNTH_RECORDS, *, seed: int = SEED) -> SynthDa
     hh_in_a[shared["hh"][in_a]] = True
     candidates = np.flatnonzero(~in_a & hh_in_a[shared["hh"]])
     weight = np.where(shared["twin"][candidates], _TWIN_PRIORITY, 1.0)
-    relatives = candidates[_weighted_sample(weight, min(n_relatives, len(candidates)), rng)]
+    relatives_rows = candidates[_weighted_sample(weight, min(n_relatives, len(candidates)), rng)]
 
     # Unrelated people from households of their own.
-    n_unrelated = n_other - len(relatives)
+    n_unrelated = n_other - len(relatives_rows)
     others = _population(n_unrelated + 1, rng, hh_offset=int(shared["hh"].max()) + 1)
     unrelated = rng.choice(len(others["hh"]), n_unrelated, replace=False)
 
     people_a = _take(shared, a_rows)
     matched = rng.choice(records, n_match, replace=False)
-    people_b = _concat(_take(people_a, matched), _take(shared, relatives), _take(others, unrelated))
+    people_b = _concat(_take(people_a, matched), _take(shared, relatives_rows), _take(others, unrelated))
 
     ids_a = _record_ids(records, "A", rng)
     ids_b = _record_ids(len(people_b["hh"]), "B", rng)
@@ -877,6 +961,147 @@ def synth_families(records: int = SYNTH_RECORDS, *, seed: int = SEED) -> SynthDa
     return SynthData(a=a, b=b, truth=truth)
 
 
+def _household_starts(hh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First row and size of each household of a population (rows grouped by household)."""
+    sizes = np.bincount(hh - hh[0]) if len(hh) else np.zeros(0, dtype=np.int64)
+    return np.cumsum(sizes) - sizes, sizes
+
+
+def _households_of_two_or_more(n_people: int, rng: np.random.Generator, hh_offset: int) -> _People:
+    """``n_people`` people from households of two or more, whole but for the last one."""
+    size = int(n_people / 0.8) + 10  # about 88% of people live with someone
+    while True:
+        pop = _population(size, rng, hh_offset)
+        _, sizes = _household_starts(pop["hh"])
+        rows = np.flatnonzero(sizes[pop["hh"] - hh_offset] >= 2)
+        if len(rows) >= n_people:
+            return _take(pop, rows[:n_people])
+        size *= 2
+
+
+def _people_alone(n_people: int, rng: np.random.Generator, hh_offset: int) -> _People:
+    """``n_people`` people, each from a different household."""
+    mean = float(np.dot(np.arange(1, 7), _HOUSEHOLD_SIZE_P))
+    size = int(n_people * mean * 1.1) + 20
+    while True:
+        pop = _population(size, rng, hh_offset)
+        starts, sizes = _household_starts(pop["hh"])
+        if len(sizes) >= n_people:
+            break
+        size *= 2
+    starts, sizes = starts[:n_people], sizes[:n_people]
+    return _take(pop, starts + (rng.random(n_people) * sizes).astype(np.int64))
+
+
+def _person_ids(n: int) -> pl.Series:
+    return pl.select(
+        pl.concat_str([pl.lit("P"), pl.int_range(n, dtype=pl.Int64).cast(pl.Utf8).str.zfill(8)])
+    ).to_series().alias("person_id")
+
+
+def synth_files(
+    records: int = SYNTH_RECORDS,
+    *,
+    files: int = FILES,
+    seed: int = SEED,
+    overlap: float = FILES_OVERLAP,
+    duplicates: float = DUPLICATES,
+    relatives: float = RELATIVES,
+) -> SynthFiles:
+    """Generate ``files`` providers' extracts of one population, and who each record is.
+
+    Each extract has about ``records`` rows.  A person is in each file with
+    probability ``overlap``, so two files share about ``overlap`` of their
+    people (none at 0); a share ``duplicates`` of a file's people appear in it
+    twice, with independent errors; a share ``relatives`` of the people live
+    with another person in the files.  See "Several files" in the module
+    docstring.  The result depends only on the arguments.
+    """
+    _check_records(records)
+    if files < 2:
+        raise ValueError(f"files must be at least 2, got {files}")
+    _check_share("overlap", overlap)
+    _check_share("duplicates", duplicates)
+    _check_share("relatives", relatives)
+    rng = np.random.default_rng(seed)
+
+    # People in at least one file, out of a population of (people per file) / overlap; in the
+    # limit of a population too large to count (overlap 0 or next to it), everyone is in just one.
+    per_file = records / (1 + duplicates)
+    population = per_file / overlap if overlap > 0 else math.inf
+    if population < 2**53:
+        in_any = 1.0 if overlap == 1 else -math.expm1(files * math.log1p(-overlap))
+        n_people = int(rng.binomial(round(population), in_any))
+    else:
+        n_people = round(per_file * files)
+    n_people = max(n_people, 1)
+    n_housed = round(n_people * relatives)
+    parts = []
+    if n_housed:
+        parts.append(_households_of_two_or_more(n_housed, rng, 0))
+    if n_people > n_housed:
+        offset = int(parts[0]["hh"].max()) + 1 if parts else 0
+        parts.append(_people_alone(n_people - n_housed, rng, offset))
+    people = _take(_concat(*parts), rng.permutation(n_people))  # person ids say nothing of the household
+
+    # Files: the first one a person is in (given at least one), then each later one independently.
+    weights = (1 - overlap) ** np.arange(files)
+    first = rng.choice(files, n_people, p=weights / weights.sum())
+    member = rng.random((n_people, files)) < overlap
+    member[np.arange(files) < first[:, None]] = False
+    member[np.arange(n_people), first] = True
+    copies = member * (1 + (rng.random(member.shape) < duplicates))
+
+    # Records, grouped by file: each person once per copy, each corrupted independently.
+    file_of, person_of = np.nonzero(copies.T)
+    repeat = copies.T[file_of, person_of]
+    file_of, person_of = np.repeat(file_of, repeat), np.repeat(person_of, repeat)
+    recs, errors = _corrupt(_take(people, person_of), rng)
+    ids = _record_ids(len(person_of), "R", rng)
+    person_ids = _person_ids(n_people)
+
+    extracts: dict[str, pl.DataFrame] = {}
+    truths = []
+    bounds = np.searchsorted(file_of, np.arange(files + 1))
+    for f in range(files):  # one vectorised pass per file
+        rows = np.arange(bounds[f], bounds[f + 1])
+        label = f"p{f + 1}"
+        style = _STYLE_A if f % 2 == 0 else _STYLE_B
+        frame = _render(_take(recs, rows), ids.gather(rows), style, rng, {k: e[rows] for k, e in errors.items()})
+        extracts[label] = frame[rng.permutation(frame.height)]
+        truths.append(
+            pl.DataFrame({"record_id": ids.gather(rows), "person_id": person_ids.gather(person_of[rows])})
+            .sort("record_id")
+            .select(pl.lit(label, dtype=pl.Utf8).alias("provider"), "record_id", "person_id")
+        )
+    return SynthFiles(extracts=extracts, truth=pl.concat(truths))
+
+
+def synth_calibration(records: int = CALIBRATION_RECORDS, *, seed: int = SEED,
+                      max_errors: int = CALIBRATION_MAX_ERRORS) -> SynthData:
+    """Pairs of records of the same people, to learn how match scores fall with errors.
+
+    A holds ``records`` people as provider A renders them, without errors; B holds a copy of
+    each with exactly ``e`` errors, ``e`` drawn evenly from 0 to ``max_errors`` (distinct
+    kinds, as many as apply). ``truth`` has ``id_a, id_b, errors``. Used by
+    :mod:`linkage.research.calibrate`; deterministic for a seed.
+    """
+    _check_records(records)
+    if not 0 <= max_errors <= len(_ERROR_KINDS):
+        raise ValueError(f"max_errors must be from 0 to {len(_ERROR_KINDS)}, got {max_errors}")
+    rng = np.random.default_rng(seed)
+    people = _population(records, rng)
+    people = _take(people, rng.choice(len(people["hh"]), records, replace=False))
+    n_errors = rng.integers(0, max_errors + 1, records)
+    ids_a, ids_b = _record_ids(records, "A", rng), _record_ids(records, "B", rng)
+    corrupted, errors = _corrupt(people, rng, n_errors)
+    applied = np.sum([errors[k] for k in _ERROR_KINDS], axis=0)
+    a = _render(people, ids_a, _STYLE_A, rng)
+    b = _render(corrupted, ids_b, _STYLE_B, rng, errors)
+    truth = pl.DataFrame({"id_a": ids_a, "id_b": ids_b, "errors": applied.astype(np.int64)})
+    return SynthData(a=a[rng.permutation(records)], b=b[rng.permutation(records)], truth=truth)
+
+
 def synth_paths(outdir: str | Path) -> dict[str, Path]:
     """Where :func:`write_synth` writes: ``a.csv``, ``b.csv`` and ``truth.csv`` in ``outdir``."""
     return {name: Path(outdir) / f"{name}.csv" for name in ("a", "b", "truth")}
@@ -887,4 +1112,17 @@ def write_synth(data: SynthData, outdir: str | Path) -> dict[str, Path]:
     paths = synth_paths(outdir)
     for name, path in paths.items():
         getattr(data, name).write_csv(path)
+    return paths
+
+
+def synth_files_paths(outdir: str | Path, files: int) -> dict[str, Path]:
+    """Where :func:`write_synth_files` writes: ``p1.csv`` .. ``pK.csv`` and ``truth.csv`` in ``outdir``."""
+    return {name: Path(outdir) / f"{name}.csv" for name in (*(f"p{f}" for f in range(1, files + 1)), "truth")}
+
+
+def write_synth_files(data: SynthFiles, outdir: str | Path) -> dict[str, Path]:
+    """Write each extract and the truth as CSV; the caller checks for existing files first."""
+    paths = synth_files_paths(outdir, len(data.extracts))
+    for name, frame in (*data.extracts.items(), ("truth", data.truth)):
+        frame.write_csv(paths[name])
     return paths
