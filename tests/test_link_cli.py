@@ -9,6 +9,7 @@ from conftest import TEST_KEY, assert_user_error, raw_values
 from conftest import run_cli as run
 
 import linkage as lk
+from linkage.errors import InputError
 from linkage.provider.keys import write_key
 
 SMALL = 400
@@ -234,3 +235,72 @@ def test_evaluate_plot_needs_force_to_replace_and_an_existing_folder(tmp_path, e
                       "folder does not exist")
     r = run("evaluate", out, "--truth", d / "truth.csv", "--plot", plot, "--force")
     assert r.exit_code == 0 and "replaced (--force)" in r.stdout and plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_summary_records_what_was_linked(tmp_path, encoded):
+    d, _ = encoded
+    out = tmp_path / "links.csv"
+    assert run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "-q").exit_code == 0
+    s = json.loads((tmp_path / "links.csv.summary.json").read_text())
+    from linkage.format.files import file_sha256
+
+    for side, name in (("a", "a.enc.parquet"), ("b", "b.enc.parquet")):
+        rec = s["inputs"][side]
+        assert rec["sha256"] == file_sha256(d / name) and rec["file"] == name
+        assert rec["records"] == rec["counts"]["encoded"] and rec["created"]
+    assert s["tool_version"] == lk.__version__ and s["created"] and s["schema_fingerprint"]
+    est = s["estimated"]
+    assert est["precision_interval"][0] <= est["precision"] <= est["precision_interval"][1]
+    assert est["evidence"] is True and est["match_model"]
+
+
+def test_review_list_floor_and_whole_curve(tmp_path, encoded):
+    d, _ = encoded
+    out, review = tmp_path / "links.csv", tmp_path / "review.csv"
+    r = run("link", d / "a.enc.parquet", d / "b.enc.parquet", "--out", out, "--review", review, "--min-score", "0.2",
+            "--floor", "0.35", "--top-k", "0", "-q")
+    assert r.exit_code == 0, r.output
+    links = pl.read_csv(out, schema_overrides={"id_a": pl.Utf8, "id_b": pl.Utf8})
+    assert links["score"].min() < 0.4  # below the default floor: the whole curve
+    rev = pl.read_csv(review, schema_overrides={"id_a": pl.Utf8, "id_b": pl.Utf8})
+    assert rev.columns == ["review_id", "candidate_of", "id_a", "id_b", "score"]
+    possible = links.filter(pl.col("band") == "possible")
+    heads = rev.filter(pl.col("candidate_of") == "link")
+    assert heads.height == possible.height > 0
+    assert set(zip(heads["id_a"], heads["id_b"])) == set(zip(possible["id_a"], possible["id_b"]))
+    others = rev.filter(pl.col("candidate_of") == "a").join(heads.select("review_id", "id_a"), on="review_id")
+    assert (others["id_a"] == others["id_a_right"]).all()  # an A record's other candidates are its own
+    assert "clerical review" in r.stdout
+
+
+def test_a_job_that_would_not_fit_in_memory_is_refused_first(tmp_path, encoded, monkeypatch):
+    import importlib
+
+    link_module = importlib.import_module("linkage.linker.link")  # the module (the package exports the function)
+    d, _ = encoded
+    monkeypatch.setattr(link_module, "_available_memory", lambda: 10_000)
+    a, b = lk.read_encoded(d / "a.enc.parquet"), lk.read_encoded(d / "b.enc.parquet")
+    with pytest.raises(InputError, match=r"would hold about .* pairs"):
+        lk.link(a, b, top_k=0, min_score=0.0)
+    assert lk.link(a, b, top_k=3).top_k == 3  # with top-k the memory is bounded: no refusal
+
+
+def test_top_k_means_the_same_in_the_api_and_the_command(encoded):
+    d, _ = encoded
+    a, b = lk.read_encoded(d / "a.enc.parquet"), lk.read_encoded(d / "b.enc.parquet")
+    every = lk.link(a, b, top_k=0, threshold=0.7)
+    assert every.top_k is None and every.links.equals(lk.link(a, b, top_k=None, threshold=0.7).links)
+    with pytest.raises(InputError, match="top_k"):
+        lk.link(a, b, top_k=-1)
+
+
+def test_link_tables_are_safe_in_a_spreadsheet(tmp_path):
+    from linkage.format.links import write_links
+
+    links = pl.DataFrame({"id_a": ["=HYPERLINK(\"x\")", "@A1", "ok"], "id_b": ["=cmd|' /C calc'!A0", "+1", "-2"],
+                          "score": [0.9, 0.8, 0.7], "band": ["match", "match", "match"]})
+    write_links(links, tmp_path / "l.csv")
+    text = (tmp_path / "l.csv").read_text()
+    for cell in ("'=HYPERLINK", "'@A1", "'=cmd", "'+1", "'-2"):
+        assert cell in text
+    assert "\n=" not in text and ",=" not in text and ",@" not in text
