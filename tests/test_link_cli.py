@@ -304,3 +304,23 @@ def test_link_tables_are_safe_in_a_spreadsheet(tmp_path):
     for cell in ("'=HYPERLINK", "'@A1", "'=cmd", "'+1", "'-2"):
         assert cell in text
     assert "\n=" not in text and ",=" not in text and ",@" not in text
+
+
+def test_a_file_linked_with_itself_is_refused_on_the_command_line(tmp_path, encoded):
+    d, _ = encoded
+    copy = _copy(d / "a.enc.parquet", tmp_path / "copy.enc.parquet")
+    for other in (d / "a.enc.parquet", copy):
+        assert_user_error(run("link", d / "a.enc.parquet", other, "--out", tmp_path / "l.csv", "-q"),
+                          "hold the same encodings", "de-duplicate")
+    assert not (tmp_path / "l.csv").exists()
+
+
+def test_the_api_explains_itself(encoded):
+    d, data = encoded
+    a, b = lk.read_encoded(d / "a.enc.parquet"), lk.read_encoded(d / "b.enc.parquet")
+    with pytest.raises(InputError, match=r"expected an Encoded .* got DataFrame"):
+        lk.link(a.frame, b.frame)
+    with pytest.raises(InputError, match="threshold must be a number"):
+        lk.link(a, b, threshold="high")
+    ev = lk.evaluate(lk.link(a, b).links, data.truth)
+    assert str(ev) == ev.table() and "precision" in str(ev)
