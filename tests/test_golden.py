@@ -91,7 +91,8 @@ def rewrite_metadata(src: Path, dst: Path, change) -> Path:
     [
         (lambda m: m.update(format_version=9), "format version 9 is not supported (this tool reads versions 1, 2)"),
         (lambda m: m.update(encoding_version=7), "encoding rules version 7 is not supported (this tool reads"),
-        (lambda m: m["schema"].update(version=5), "schema version 5 is not supported (this tool reads versions 1, 2)"),
+        (lambda m: m["schema"].update(version=5),
+         "schema version 5 is not supported (this tool reads versions 1, 2, 3)"),
     ],
 )
 def test_a_reader_names_the_version_it_found_and_those_it_reads(tmp_path, change, found):
@@ -108,3 +109,38 @@ def test_the_golden_file_is_untouched(tmp_path):
     assert file_sha256(tmp_path / "g.enc.parquet") == json.loads(
         manifest_path(GOLDEN / "format1.enc.parquet").read_text())["sha256"]
     assert pq.read_schema(GOLDEN / "format1.enc.parquet").field("clk").type == pa.binary(128)
+
+
+# --- hardened schemas (schema version 3): tests/golden/exchange_v3.json -------------------
+
+PINNED_V3 = json.loads((GOLDEN / "exchange_v3.json").read_text(encoding="utf-8"))
+
+
+def test_the_keyed_pieces_of_hardening_are_pinned():
+    from linkage.provider.harden import blip_mask, diffusion_positions, feature_key, keyed_permutation
+    from linkage.provider.keys import derive_key
+
+    key = bytes.fromhex(PINNED_V3["key_hex"])
+    assert key == KEY and PINNED_V3["records"] == "exchange_v1.json"
+    stages = PINNED_V3["stages"]
+    assert feature_key(key, "name").hex() == stages["field_key_name"]
+    perm = keyed_permutation(derive_key(key, "linkage balance\x1f2048"), 2048)
+    assert perm[:16].tolist() == stages["balance_permutation_2048_first_16"]
+    assert diffusion_positions(key, 1024, 1024, 4)[:, :8].tolist() == stages["diffusion_1024_1024_4_first_8_columns"]
+    mask = blip_mask(["p1"], derive_key(key, "linkage blip\x1fgolden"), 0.05, 1024)
+    assert mask[0].tobytes().hex() == stages["blip_mask_p1_f0.05_seed_golden_1024"]
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_V3["cases"]))
+def test_hardened_fingerprint_and_filters_are_pinned(name, tmp_path):
+    case = PINNED_V3["cases"][name]
+    schema = lk.Schema.from_dict(case["schema"])
+    assert schema.hardening.is_set and schema.output_length == case["output_length"]
+    assert schema.canonical_json() == case["canonical"]
+    assert schema.fingerprint() == case["fingerprint"]
+    enc = lk.encode_frame(RECORDS, schema, key=KEY)
+    got = dict(zip(enc.record_ids.to_list(), (row.tobytes().hex() for row in enc.clks)))
+    assert got == case["filters"]
+    back = lk.read_encoded(lk.write_encoded(enc, tmp_path / "h.enc.parquet"))
+    assert back.schema == schema and np.array_equal(back.clks, enc.clks)
+    assert ENCODING_VERSION == 1 and json.loads(case["canonical"])["hardening"]["version"] == 1

@@ -138,7 +138,7 @@ swap_day_month = false
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ('version = 3\n', "schema version 3 is not supported (this tool reads versions 1, 2)"),
+        ('version = 4\n', "schema version 4 is not supported (this tool reads versions 1, 2, 3)"),
         ('version = 2\n[[fields]]\nname = "a"\nkind = "name"\n', "an array [[fields]] is version 1"),
         ('[columns]\nfirst_name = "surname"\nlast_name = "surname"\n', "column 'surname' is read by two fields"),
         ('[columns]\nfirst_name = "last_name"\n', "column 'last_name' is read by two fields"),

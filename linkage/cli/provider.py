@@ -61,7 +61,7 @@ def echo_encode_run(run, input_path: Path, provider: str | None) -> None:
         for line in problems:
             click.echo(f"  {line}")
     echo_replaced(run.replaced)
-    click.echo(f"wrote {run.out} and {run.manifest.name} ({enc.schema.filter_length}-bit filters, {enc.kernel} kernel, "
+    click.echo(f"wrote {run.out} and {run.manifest.name} ({enc.schema.output_length}-bit filters, {enc.kernel} kernel, "
                f"key check {enc.key_check})")
     click.echo(f"rejects: {run.rejects} ({enc.counts.rejected:,} rows; keep it with the provider, do not send it)")
 
@@ -110,7 +110,7 @@ def encode(input_path: Path, key_file: Path | None, key_env: str | None, out: Pa
 @click.command()
 @click.argument("path", type=file_path())
 def inspect(path: Path) -> None:
-    """Verify an encoded file against its manifest and print its metadata and counts."""
+    """Verify an encoded file against its manifest and print its metadata, hardening and counts."""
     from ..format.encoded import read_encoded
 
     enc = read_encoded(path)
@@ -121,11 +121,17 @@ def inspect(path: Path) -> None:
     click.echo(f"records:            {len(enc):,}")
     click.echo(f"counts:             {enc.counts.line()}")
     click.echo(f"filter length:      {s.filter_length} bits")
+    if s.hardening.is_set:
+        click.echo(f"output length:      {s.output_length} bits, after hardening:")
+        for line in s.hardening.describe():
+            click.echo(f"  {line}")
+    else:
+        click.echo("hardening:          none")
     click.echo(f"schema fingerprint: {s.fingerprint()}")
     click.echo(f"key check value:    {enc.key_check}")
     pop = enc.popcounts()
     if len(pop):
-        click.echo(f"bits set:           mean {pop.mean():.1f} ({pop.mean() / s.filter_length:.1%}), "
+        click.echo(f"bits set:           mean {pop.mean():.1f} ({pop.mean() / s.output_length:.1%}), "
                    f"min {pop.min()}, max {pop.max()}")
     click.echo("fields:")
     for f in s.fields:

@@ -1,14 +1,16 @@
 """The encoded file (``*.enc.parquet``) and its manifest: what a provider sends, what the linkage unit reads.
 
-Columns ``record_id`` (string) and ``clk`` (fixed-size binary, ``filter_length / 8`` bytes;
+Columns ``record_id`` (string) and ``clk`` (fixed-size binary, ``output_length / 8`` bytes:
+the schema's filter length after its hardening, :attr:`linkage.schema.Schema.output_length`;
 bit ``i`` is bit ``7 - i % 8`` of byte ``i // 8``). The Parquet key-value metadata ``linkage``
 holds JSON: format version, encoding rules version, the resolved schema (never the key), its
 fingerprint, the key check value, counts, field issue counts, provider, tool version and
 creation time. The sidecar ``<file>.manifest.json`` holds the file's SHA-256, size and
 counts; a reader refuses a file that does not match it.
 
-Format version 2 carries the schema in schema language version 2; version 1 files (schema
-version 1) are still read, and link with version 2 files of the same fingerprint.
+Format version 2 carries the schema in schema language version 2, or 3 when it is hardened
+(a reader that knows no hardening refuses those, naming the schema version); version 1 files
+(schema version 1) are still read, and link with version 2 files of the same fingerprint.
 """
 
 from __future__ import annotations
@@ -74,8 +76,8 @@ def popcounts(filters: np.ndarray) -> np.ndarray:
 class Encoded:
     """Encoded records of one provider: pseudonymous ids and packed filters, no identifiers.
 
-    ``clks`` is ``(n, filter_length // 8)`` uint8; bit ``i`` of a filter is bit ``7 - i % 8``
-    of byte ``i // 8``. ``rejects`` (row, record_id, reason) stays with the provider and is
+    ``clks`` is ``(n, schema.output_length // 8)`` uint8; bit ``i`` of a filter is bit
+    ``7 - i % 8`` of byte ``i // 8``. ``rejects`` (row, record_id, reason) stays with the provider and is
     never written to the encoded file.
     """
 
@@ -137,6 +139,7 @@ def _metadata(enc: Encoded, provider: str | None) -> dict[str, Any]:
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "provider": provider,
         "filter_length": enc.schema.filter_length,
+        "output_length": enc.schema.output_length,
         "schema": enc.schema.to_dict(),
         "schema_fingerprint": enc.schema.fingerprint(),
         "key_check": enc.key_check,
@@ -146,9 +149,16 @@ def _metadata(enc: Encoded, provider: str | None) -> dict[str, Any]:
 
 
 def write_encoded(enc: Encoded, path: str | Path, *, provider: str | None = None, force: bool = False) -> Path:
-    """Write the encoded file and its manifest atomically; refuses to overwrite unless ``force``."""
+    """Write the encoded file and its manifest atomically; refuses to overwrite unless ``force``.
+
+    The filters must be the schema's ``output_length`` bits wide (the reader checks it too).
+    """
     path = Path(path)
     mpath = manifest_path(path)
+    width = enc.clks.shape[1] * 8 if enc.clks.ndim == 2 else None
+    if width != enc.schema.output_length:
+        raise InputError(f"the filters are {width} bits but the schema's output length is "
+                         f"{enc.schema.output_length} bits; encode with the schema the file will carry")
     refuse_existing([path, mpath], force)
     meta = _metadata(enc, provider if provider is not None else enc.provider)
     table = pa.table({"record_id": enc.record_ids.to_arrow().cast(pa.string()), "clk": clk_array(enc.clks)})
@@ -225,7 +235,7 @@ def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
         counts = Counts(**meta["counts"])
     except (KeyError, TypeError, ValueError):
         raise IntegrityError(f"{path}: linkage metadata is inconsistent (its counts)") from None
-    nbytes = schema.filter_length // 8
+    nbytes = schema.output_length // 8
     if table.column_names[:2] != ["record_id", "clk"] or table.schema.field("clk").type != pa.binary(nbytes):
         raise IntegrityError(f"{path}: columns do not match the encoded file format")
     if schema.fingerprint() != meta.get("schema_fingerprint"):

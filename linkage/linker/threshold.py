@@ -32,8 +32,9 @@ follows ``g`` (the distribution of N1) and ``K`` matched ones following ``m``.
   contradict the reference (FEBRL4, whose matches have a longer low tail than synthetic ones).
 
 There is no evidence of matches, and nothing is linked, when the fit expects no match or fewer
-than three records score 0.95 or more: matches always include people
-recorded alike in both files, and non-matches do not score that high.
+than three records score 0.95 or more (with a reference model: the score 30% of matches reach,
+lower for encodings with flipped bits): matches always include people recorded alike in both
+files, and non-matches do not score that high.
 
 For a threshold ``t``, expected true links ``TP(t)`` is the expected number of matched records
 with ``x >= t`` (capped at the links), precision is ``TP(t) / links(>= t)`` and recall
@@ -85,6 +86,7 @@ _CENTRES = (np.arange(_NB) + 0.5) / _NB
 # include people recorded alike in both files (a good share of them in any real linkage);
 # non-matches do not score that high, so without any such record there is nothing to find.
 _NEAR_EXACT = 0.95
+_HIGH_SHARE = 0.3  # with a model, "near-exact" means the score this share of matches reach
 _MIN_EVIDENCE = 3
 
 
@@ -374,6 +376,20 @@ def _fit_reference(cells: np.ndarray, ref: MatchModel, start: Any = None) -> _Fi
     return _Fit("reference", r, m, n - k, _loglik(hist, lam), 2, (gh, k, rate))
 
 
+def _high_score(model: MatchModel | None) -> float:
+    """A score that a good share of true pairs reach: 0.95, or lower where the model says matches score lower.
+
+    With a reference model (a hardened encoding, say, whose bit flips lower every score), it is
+    the score that ``_HIGH_SHARE`` of matches reach at the prior's errors per pair.
+    """
+    if model is None:
+        return _NEAR_EXACT
+    shape = _poisson_weights(_PRIOR_RATE, len(model.by_errors)) @ model.by_errors
+    above = np.cumsum(shape[::-1])[::-1]  # share of matches scoring in or above each bin
+    edge = int(np.flatnonzero(above >= _HIGH_SHARE)[-1])
+    return min(_NEAR_EXACT, edge / _NB)
+
+
 def _refit(kind: str, cells: np.ndarray, ref: MatchModel | None, start: Any) -> _Fit:
     if kind == "reference":
         return _fit_reference(cells, ref, start)
@@ -490,7 +506,7 @@ def estimate_threshold(
         fits.append(_fit_reference(cells, model))
     fit = min(fits, key=lambda f: f.bic(n))
     few = " (few records)" if n < _FEW else ""
-    near_exact = int((x >= _NEAR_EXACT).sum())
+    near_exact = int((x >= _high_score(model)).sum())
     if fit.matches < 1.0 or near_exact < _MIN_EVIDENCE:
         out = _empty_fit(floor, f"no evidence of matches{few}", evidence=False)
         return ThresholdFit(**{**out.__dict__, "expected_matches": float(np.clip(fit.matches, 0.0, n))})

@@ -3,7 +3,12 @@
 The pipeline, all vectorised: standardise (polars) -> distinct values per field -> their
 tokens -> each distinct token hashed once with keyed BLAKE2b, giving ``weight`` independent
 bit positions (random hashing, not double hashing) -> one filter per distinct value -> each
-record's filter is the OR of its fields' value filters (a gather per field).
+record's filter is the OR of its fields' value filters (a gather per field) -> the schema's
+hardening (:mod:`.harden`).
+
+Hardening in the Bloom-filter stage: with ``field_keys`` each feature's tokens are hashed
+with the feature's own derived key; a salted field's filters are made per distinct (value,
+salt) pair of the records, each distinct (token, salt) pair hashed once.
 
 Nothing returned here holds a raw identifier: only pseudonymous record ids, filters, counts
 and reason codes. Every input row is accounted for: encoded, rejected or opted out.
@@ -26,8 +31,9 @@ from ..defaults import KERNEL
 from ..errors import InputError
 from ..format.encoded import Counts, Encoded
 from ..progress import progress
-from ..schema import RECORD_ID, Schema
+from ..schema import RECORD_ID, Field, Schema
 from .extract import LONG_ROW, SHORT_ROW, as_text_frame
+from .harden import feature_key, harden_filters, salt_table
 from .keys import as_key, key_check_value, mac_key
 from .standardise import (
     MAX_RECORD_ID_CHARS,
@@ -38,10 +44,10 @@ from .standardise import (
     standardise_codes,
     standardise_record_ids,
 )
-from .tokens import field_tokens
+from .tokens import SEP, FieldTokens, field_tokens
 
-__all__ = ["DUPLICATE_RECORD_ID", "MISSING_RECORD_ID", "REJECT_REASONS", "TOO_FEW_FIELDS", "encode_frame",
-           "hash_tokens"]
+__all__ = ["DUPLICATE_RECORD_ID", "MISSING_RECORD_ID", "REJECT_REASONS", "TOO_FEW_FIELDS", "bloom_tables",
+           "encode_frame", "hash_tokens"]
 
 MISSING_RECORD_ID = "missing_record_id"
 DUPLICATE_RECORD_ID = "duplicate_record_id"
@@ -63,6 +69,7 @@ _PERSON = b"linkage-token"
 _POSITIONS_PER_DIGEST = 16  # 64-byte digest, 4 bytes per position
 _CHUNK = 1 << 16
 _RECORD_CHUNK = 1 << 17
+_TOKEN_BITS = 1 << 26  # unpacked token bits made at a time
 
 
 def hash_tokens(tokens: list[str], key: bytes, *, k: int, filter_length: int) -> np.ndarray:
@@ -84,9 +91,14 @@ def hash_tokens(tokens: list[str], key: bytes, *, k: int, filter_length: int) ->
 
 def token_filters(positions: np.ndarray, L: int) -> np.ndarray:
     """Packed filter of each token alone: ``(n_tokens, L // 8)`` uint8 from ``(n_tokens, k)`` positions."""
-    bits = np.zeros((len(positions), L), dtype=bool)
-    bits[np.arange(len(positions))[:, None], positions] = True
-    return np.packbits(bits, axis=1)
+    out = np.empty((len(positions), L // 8), dtype=np.uint8)
+    rows = max(1, _TOKEN_BITS // L)  # bounded memory when salts make many tokens
+    for lo in range(0, len(positions), rows):
+        chunk = positions[lo : lo + rows]
+        bits = np.zeros((len(chunk), L), dtype=bool)
+        bits[np.arange(len(chunk))[:, None], chunk] = True
+        out[lo : lo + len(chunk)] = np.packbits(bits, axis=1)
+    return out
 
 
 def value_filters(value: np.ndarray, tok: np.ndarray, tok_filters: np.ndarray, n_values: int, *,
@@ -137,6 +149,83 @@ def record_filters(tables: list[np.ndarray], indices: list[np.ndarray], *, kerne
     return out
 
 
+def _salted_table(f: Field, t: FieldTokens, n_values: int, rec_value: np.ndarray, rec_salt: np.ndarray,
+                  salts: list[str], key: bytes, L: int, word: type, kernel: str) -> tuple[np.ndarray, np.ndarray]:
+    """Filters of a salted field's distinct (value, salt) pairs, and each record's row among them.
+
+    ``rec_value`` and ``rec_salt`` index each record's value (``n_values``: missing) and salt;
+    each distinct (token, salt) pair is hashed once, as the text ``token SEP "salt" SEP salt``.
+    """
+    n_salts = len(salts)
+    present = rec_value < n_values
+    pairs, inverse = np.unique(rec_value[present] * n_salts + rec_salt[present], return_inverse=True)
+    rec_pair = np.full(len(rec_value), len(pairs), dtype=np.int64)
+    rec_pair[present] = inverse
+    pair_value, pair_salt = pairs // n_salts, pairs % n_salts
+    # The tokens of each pair's value: a ragged gather from (value, token) rows sorted by value.
+    order = np.argsort(t.value, kind="stable")
+    value_tok = t.tok[order]
+    counts = np.bincount(t.value, minlength=n_values)
+    starts = np.cumsum(counts) - counts
+    reps = counts[pair_value]
+    row_pair = np.repeat(np.arange(len(pairs)), reps)
+    offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    row_tok = value_tok[np.repeat(starts[pair_value], reps) + offsets]
+    keys, row_key = np.unique(row_tok * n_salts + pair_salt[row_pair], return_inverse=True)
+    text = t.tokens.gather(keys // n_salts) + f"{SEP}salt{SEP}" + pl.Series(salts, dtype=pl.Utf8).gather(keys % n_salts)
+    positions = hash_tokens(text.to_list(), key, k=f.weight, filter_length=L)
+    tf = token_filters(positions, L).view(word)
+    return value_filters(row_pair, row_key, tf, len(pairs), kernel=kernel), rec_pair
+
+
+def bloom_tables(schema: Schema, codes: list, good: np.ndarray, key: bytes, *, kernel: str
+                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each field's filter table and each kept record's row in it (the last row, zero, when missing).
+
+    Unsalted fields get one filter per distinct value, their tokens hashed once per key group
+    (all fields with the secret, or each feature with its own key when ``field_keys`` is on);
+    salted fields one per distinct (value, salt) pair (:func:`_salted_table`).
+    """
+    L = schema.filter_length
+    h = schema.hardening
+    word = np.uint64 if (L // 8) % 8 == 0 else np.uint8
+    toks = [field_tokens(c.values, f) for f, c in zip(schema.fields, codes)]
+    salted = set(h.salt.fields) if h.salt else set()
+    if h.salt:
+        c = codes[[f.name for f in schema.fields].index(h.salt.with_field)]
+        salt_of_value, salts = salt_table(c.values, h.salt, key)
+        rec_salt = salt_of_value[c.index[good]]
+
+    def key_of(f: Field) -> bytes:
+        return feature_key(key, f.feature) if h.field_keys else key
+
+    groups: dict[str, list[int]] = {}
+    for i, f in enumerate(schema.fields):
+        if f.name not in salted:
+            groups.setdefault(f.feature if h.field_keys else "", []).append(i)
+    positions = {}
+    for members in groups.values():
+        all_tokens = pl.concat([toks[i].tokens for i in members]).unique().sort()
+        k = max(schema.fields[i].weight for i in members)
+        pos = hash_tokens(all_tokens.to_list(), key_of(schema.fields[members[0]]), k=k, filter_length=L)
+        positions.update((i, (all_tokens, pos)) for i in members)
+
+    tables, indices = [], []
+    for i, (f, c, t) in enumerate(zip(schema.fields, codes, toks)):
+        if f.name in salted:
+            table, index = _salted_table(f, t, c.values.len(), c.index[good], rec_salt, salts, key_of(f), L, word,
+                                         kernel)
+            tables.append(table)
+            indices.append(index)
+            continue
+        all_tokens, pos = positions[i]
+        global_tok = np.searchsorted(all_tokens.to_numpy(), t.tokens.to_numpy())
+        tf = token_filters(pos[global_tok, : f.weight], L).view(word)
+        tables.append(value_filters(t.value, t.tok, tf, c.values.len(), kernel=kernel))
+        indices.append(c.index[good])
+    return tables, indices
+
+
 def encode_frame(
     df: Any,
     schema: Schema | None = None,
@@ -160,7 +249,8 @@ def encode_frame(
     ``duplicate_record_id``), or fewer than ``schema.min_fields`` usable linkable fields
     (``too_few_fields``). Rejected rows are numbered from 1 (``rejects["row"]``) in the order
     of ``df``. ``kernel`` (``auto``, ``numba`` or ``numpy``) only changes the speed, never the
-    filters.
+    filters. The schema's hardening options are applied (see :mod:`linkage.schema.hardening`);
+    the filters are ``schema.output_length`` bits.
     """
     schema = schema or Schema.default()
     key = as_key(key, "key")
@@ -208,24 +298,15 @@ def encode_frame(
     n_good = int(good.sum())
 
     # Tokens of the distinct values of every field; each distinct token hashed once.
-    L = schema.filter_length
-    toks = [field_tokens(c.values, f) for f, c in zip(schema.fields, codes)]
-    all_tokens = pl.concat([t.tokens for t in toks]).unique().sort()
-    positions = hash_tokens(all_tokens.to_list(), key, k=max(f.weight for f in schema.fields), filter_length=L)
-
     kernel = resolve_kernel(kernel)
-    word = np.uint64 if (L // 8) % 8 == 0 else np.uint8
-    tables, indices = [], []
-    for f, c, t in zip(schema.fields, codes, toks):
-        global_tok = np.searchsorted(all_tokens.to_numpy(), t.tokens.to_numpy())
-        tf = token_filters(positions[global_tok, : f.weight], L).view(word)
-        tables.append(value_filters(t.value, t.tok, tf, c.values.len(), kernel=kernel))
-        indices.append(c.index[good])
+    tables, indices = bloom_tables(schema, codes, good, key, kernel=kernel)
     clks = record_filters(tables, indices, kernel=kernel, quiet=quiet).view(np.uint8)
+    record_ids = kept_rid.filter(good)
+    clks = harden_filters(clks, record_ids, schema, key, quiet=quiet)
 
     counts = Counts(rows_in=n_in, encoded=n_good, rejected=int(bad.sum()), opted_out=int(is_opted.sum()))
     return Encoded(
-        record_ids=kept_rid.filter(good),
+        record_ids=record_ids,
         clks=clks,
         schema=schema,
         key_check=key_check_value(key),

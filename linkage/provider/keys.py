@@ -8,12 +8,14 @@ of those (32 random bytes are all hexadecimal digits with a chance of about 1e-3
 The key never appears in output, in process arguments or in any file but its own, and no
 message repeats a value that looks like one (a key passed where a path belongs). Only its key
 check value (a keyed hash of a fixed label) travels, so the linkage unit can confirm that all
-providers used the same key without learning it.
+providers used the same key without learning it. The schema's hardening derives its keys from
+the secret with HKDF (RFC 5869, HMAC-SHA256: :func:`hkdf`, :func:`derive_key`), one per purpose.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -27,7 +29,9 @@ __all__ = [
     "SHARE_ADVICE",
     "as_key",
     "check_key_length",
+    "derive_key",
     "generate_key",
+    "hkdf",
     "key_check_value",
     "key_from_env",
     "looks_like_secret",
@@ -36,6 +40,7 @@ __all__ = [
 ]
 
 _KCV_LABEL = b"linkage key check value v1"
+_HKDF_SALT = b"linkage hkdf v1"  # domain separation for every key derived from the secret
 _LEGACY_BYTES = 32  # linkage 0.1 wrote the raw key
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
@@ -144,3 +149,27 @@ def key_check_value(key: bytes) -> str:
     """First 8 bytes (hex) of a keyed hash of a fixed label: same key, same value."""
     digest = hashlib.blake2b(_KCV_LABEL, key=mac_key(key), digest_size=32, person=b"linkage-kcv").digest()
     return digest[:8].hex()
+
+
+def hkdf(ikm: bytes, *, salt: bytes = b"", info: bytes = b"", length: int = 32) -> bytes:
+    """HKDF with HMAC-SHA256 (RFC 5869): ``length`` bytes of key material from ``ikm``.
+
+    Extract (an empty ``salt`` means 32 zero bytes), then expand with ``info``.
+    """
+    if not 0 < length <= 255 * 32:
+        raise ValueError("HKDF-SHA256 gives 1 to 8160 bytes")
+    prk = hmac.new(salt or bytes(32), ikm, hashlib.sha256).digest()
+    okm, block = b"", b""
+    for i in range(1, -(-length // 32) + 1):
+        block = hmac.new(prk, block + info + bytes([i]), hashlib.sha256).digest()
+        okm += block
+    return okm[:length]
+
+
+def derive_key(key: bytes, label: str) -> bytes:
+    """A 32-byte key for one purpose (``label``), derived from the secret with HKDF.
+
+    Keys for different labels are independent: learning one tells nothing of the secret or
+    of the others.
+    """
+    return hkdf(key, salt=_HKDF_SALT, info=label.encode("utf-8"))

@@ -2,9 +2,11 @@
 
 :class:`Schema` and :class:`Field` (with TOML loading, versions and the fingerprint) live in
 :mod:`.model`; each field kind's standardiser, validation, tokens and defaults in
-:mod:`.kinds`, a module per kind.
+:mod:`.kinds`, a module per kind; the hardening options (:class:`Hardening`, :class:`Salt`)
+in :mod:`.hardening`.
 """
 
+from .hardening import Hardening, Salt
 from .kinds import KINDS, MISSING, WARNINGS, Kind
 from .model import DEFAULT_FIELDS, ENCODING_VERSION, RECORD_ID, SCHEMA_VERSION, SCHEMA_VERSIONS, Field, Schema
 
@@ -18,6 +20,8 @@ __all__ = [
     "SCHEMA_VERSIONS",
     "WARNINGS",
     "Field",
+    "Hardening",
     "Kind",
+    "Salt",
     "Schema",
 ]

@@ -5,13 +5,14 @@ field takes the defaults of its kind (:mod:`linkage.schema.kinds`) for whatever 
 set, so a resolved schema has every setting filled in.
 
 The *fingerprint* is the SHA-256 of a canonical JSON form of what changes the filters: the
-encoding rules' version, the filter length and each field's name, kind, feature, weight, q
-and kind options. Input column names and the rejection rule do not change the filters, so
-they are left out: a schema that only renames columns has the default schema's fingerprint.
+encoding rules' version, the filter length, each field's name, kind, feature, weight, q and
+kind options and, when any is on, the hardening options (:mod:`.hardening`). Input column
+names and the rejection rule do not change the filters, so they are left out: a schema that
+only renames columns has the default schema's fingerprint.
 
-Schema files are TOML, in schema language version 2 (``linkage schema`` prints one)::
+Schema files are TOML, in schema language version 3 (``linkage schema`` prints one)::
 
-    version = 2
+    version = 3
     filter_length = 1024
     min_fields = 2
     default_fields = true     # keep the default fields; false: only the fields listed here
@@ -26,8 +27,25 @@ Schema files are TOML, in schema language version 2 (``linkage schema`` prints o
     [fields.nhs_number]       # add a field: unset keys take the kind's defaults
     kind = "exact"
 
-Version 1 files (an array of ``[[fields]]`` that replaced the defaults, each with its own
-``column``) are still read, with their old meaning.
+    [hardening]               # version 3 only; every option off by default
+    field_keys = true
+    balance = false
+    xor_fold = false
+    blip = 0.0                # flip probability f, 0 <= f < 0.5
+    blip_seed = ""
+    diffusion = 0             # 0: off; t >= 2: each output bit XORs t input bits
+    diffusion_length = 0      # 0: the input length
+    [hardening.salt]          # optional
+    fields = ["first_name", "last_name"]
+    with = "date_of_birth"
+    part = "year"             # whole, or year, month, day of a date
+    keyed = false
+
+Version 2 is version 3 without ``[hardening]``; version 1 files (an array of ``[[fields]]``
+that replaced the defaults, each with its own ``column``) are still read, with their old
+meaning. Both mean no hardening. A schema is written in the lowest version that holds it:
+version 2 when no hardening option is on (so its files stay readable by linkage versions
+that know no hardening), else version 3.
 """
 
 from __future__ import annotations
@@ -41,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SchemaError
+from .hardening import Hardening, hardening_problems
 from .kinds import KINDS
 
 if sys.version_info >= (3, 11):
@@ -50,8 +69,10 @@ else:  # pragma: no cover
 
 __all__ = ["DEFAULT_FIELDS", "ENCODING_VERSION", "RECORD_ID", "SCHEMA_VERSION", "SCHEMA_VERSIONS", "Field", "Schema"]
 
-SCHEMA_VERSION = 2  # the schema language written here
-SCHEMA_VERSIONS = (1, 2)  # the schema languages read here
+SCHEMA_VERSION = 3  # the newest schema language, written for hardened schemas
+SCHEMA_VERSIONS = (1, 2, 3)  # the schema languages read here
+_PLAIN_VERSION = 2  # written for schemas without hardening
+NO_HARDENING = Hardening()
 ENCODING_VERSION = 1  # the standardisation, token and hashing rules; in the fingerprint
 RECORD_ID = "record_id"
 MAX_WEIGHT = 64
@@ -59,7 +80,7 @@ FILTER_LENGTHS = (64, 16384)  # smallest and largest, in bits, a multiple of 8
 _V1_WEIGHT = 10  # version 1 gave every field this weight unless it set one
 
 _FIELD_KEYS = ("kind", "feature", "weight", "q", "linkable")
-_SCHEMA_KEYS = ("version", "filter_length", "min_fields", "default_fields", "columns", "fields")
+_SCHEMA_KEYS = ("version", "filter_length", "min_fields", "default_fields", "columns", "fields", "hardening")
 
 
 def _is_int(x: Any) -> bool:
@@ -173,17 +194,29 @@ class Schema:
 
     ``columns`` maps a field name (or ``record_id``) to the extract's column; unmapped names
     are read from a column of the same name. A record is rejected when fewer than
-    ``min_fields`` of its linkable fields are present after standardisation.
+    ``min_fields`` of its linkable fields are present after standardisation. ``hardening``
+    (a :class:`Hardening` or a table of its options) is off by default.
     """
 
     fields: tuple[Field, ...] = DEFAULT_FIELDS
     filter_length: int = 1024
     min_fields: int = 2
     columns: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
+    hardening: Hardening | Mapping[str, Any] = NO_HARDENING
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", tuple(self.fields))
         problems = []
+        h = self.hardening
+        if isinstance(h, Mapping):
+            try:
+                h = Hardening.from_dict(h)
+            except SchemaError as e:
+                problems += e.problems
+                h = NO_HARDENING
+        elif not isinstance(h, Hardening):
+            problems.append("hardening must be a Hardening or a table of its options")
+            h = NO_HARDENING
         if not self.fields:
             problems.append("at least one field is needed")
         names = [f.name for f in self.fields]
@@ -203,6 +236,8 @@ class Schema:
         lo, hi = FILTER_LENGTHS
         if not _is_int(L) or L % 8 or not lo <= L <= hi:
             problems.append(f"filter_length must be a multiple of 8 from {lo} to {hi}")
+        elif h.is_set:
+            problems += hardening_problems(h, {f.name: (f.kind, f.feature) for f in self.fields}, L)
         n_linkable = sum(f.linkable for f in self.fields)
         if self.fields and not n_linkable:
             problems.append("at least one field must be linkable (sex alone is not, by default)")
@@ -216,6 +251,7 @@ class Schema:
         if dups:
             raise SchemaError([f"column {c!r} is read by two fields" for c in dups])
         object.__setattr__(self, "columns", tuple(resolved.items()))
+        object.__setattr__(self, "hardening", h.resolved(L))
 
     @classmethod
     def default(cls) -> Schema:
@@ -224,7 +260,7 @@ class Schema:
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "schema") -> Schema:
-        """A schema from a parsed TOML or JSON table (version 1 or 2), every problem listed at once."""
+        """A schema from a parsed TOML or JSON table (version 1, 2 or 3), every problem listed at once."""
         return _parse(data, source)
 
     @classmethod
@@ -250,34 +286,46 @@ class Schema:
         """Extract columns read: the record id's, then each field's."""
         return [col for _, col in self.columns]
 
+    @property
+    def output_length(self) -> int:
+        """Bits per record in the encoded file: ``filter_length`` after hardening."""
+        return self.hardening.output_length(self.filter_length)
+
     def to_dict(self) -> dict[str, Any]:
-        """The resolved schema (version 2, every default filled in); it never holds the key."""
-        return {
-            "version": SCHEMA_VERSION,
+        """The resolved schema, every default filled in; it never holds the key.
+
+        Version 2 when no hardening option is on, else version 3 with a ``hardening`` table.
+        """
+        d = {
+            "version": SCHEMA_VERSION if self.hardening.is_set else _PLAIN_VERSION,
             "filter_length": self.filter_length,
             "min_fields": self.min_fields,
             "default_fields": False,
             "columns": dict(self.columns),
             "fields": {f.name: f.to_dict() for f in self.fields},
         }
+        return {**d, "hardening": self.hardening.to_dict()} if self.hardening.is_set else d
 
     def to_toml(self) -> str:
         """The resolved schema as a TOML file that loads back to an equal schema."""
         import tomli_w
 
+        d = self.to_dict()
         head = (
-            f"# linkage schema, version {SCHEMA_VERSION}, resolved: every default filled in\n"
+            f"# linkage schema, version {d['version']}, resolved: every default filled in\n"
             f"# fingerprint {self.fingerprint()}\n"
         )
-        return head + tomli_w.dumps(self.to_dict())
+        return head + tomli_w.dumps(d)
 
     def encoding(self) -> dict[str, Any]:
         """What changes the filters (see the module docstring)."""
-        return {
+        d = {
             "version": ENCODING_VERSION,
             "filter_length": self.filter_length,
             "fields": [f.encoding_dict() for f in self.fields],
         }
+        hardening = self.hardening.encoding_dict()
+        return {**d, "hardening": hardening} if hardening else d
 
     def canonical_json(self) -> str:
         """:meth:`encoding` as canonical JSON (sorted keys, no spaces)."""
@@ -306,7 +354,30 @@ class Schema:
         for extra, has, lacks in ((b["fields"][n:], nb, na), (a["fields"][len(b["fields"]):], na, nb)):
             if extra:
                 return f"field {extra[0]['name']!r} is encoded in {has} but not in {lacks}"
-        return None
+        return _hardening_difference(self.hardening, other.hardening, na, nb)
+
+
+def _word(x: Any) -> str:
+    """A setting's value as a message shows it: numbers plain, text quoted, true/false."""
+    if isinstance(x, float):
+        return f"{x:g}"
+    return json.dumps(x)
+
+
+def _hardening_difference(a: Hardening, b: Hardening, na: str, nb: str) -> str | None:
+    """The first hardening setting that differs, in words; None if none does."""
+    da, db = a.to_dict(), b.to_dict()
+    for key in ("field_keys", "salt", "balance", "xor_fold", "blip", "blip_seed", "diffusion", "diffusion_length"):
+        va, vb = da.get(key), db.get(key)
+        if va == vb:
+            continue
+        if key != "salt":
+            return f"hardening {key} is {_word(va)} in {na} but {_word(vb)} in {nb}"
+        if va is None or vb is None:
+            return f"hardening salt is {'on' if va else 'off'} in {na} but {'on' if vb else 'off'} in {nb}"
+        sub = next(k for k in va if va[k] != vb[k])
+        return f"hardening salt {sub} is {_word(va[sub])} in {na} but {_word(vb[sub])} in {nb}"
+    return None
 
 
 def _parse(data: Any, source: str) -> Schema:
@@ -324,6 +395,13 @@ def _parse(data: Any, source: str) -> Schema:
         kwargs = (_parse_v1 if version == 1 else _parse_v2)(data, problems)
     except SchemaError as e:
         problems += e.problems
+        kwargs = {}
+    if "hardening" in data and version == 3:
+        kwargs["hardening"] = data["hardening"]  # checked by Schema, with the schema's other settings
+        if not isinstance(data["hardening"], dict):
+            problems.append("hardening must be a table [hardening]")
+    elif "hardening" in data and version == 2:
+        problems.append("[hardening] needs schema version 3: write version = 3")
     if problems:
         raise SchemaError(problems, source=source)
     try:
@@ -352,6 +430,7 @@ def _make_field(name: str, settings: dict[str, Any], where: str, problems: list[
 
 
 def _parse_v2(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """Versions 2 and 3 (version 3 adds ``[hardening]``, read by :func:`_parse`)."""
     problems += [f"unknown key {k!r}" for k in sorted(set(data) - set(_SCHEMA_KEYS))]
     use_defaults = data.get("default_fields", True)
     if not isinstance(use_defaults, bool):
