@@ -1,6 +1,6 @@
 """The ``linkage`` command: parse arguments, call the core, print.
 
-Commands are grouped by who runs them (:mod:`.provider`, :mod:`.linker`, :mod:`.research`).
+Commands are grouped by who runs them (:mod:`.provider`, :mod:`.linker`, :mod:`.privacy`, :mod:`.research`).
 Exit status (also in the README): 0 success; 1 a user error (one line on stderr, no
 traceback); 2 bad usage; 3 an internal error (a bug: only its type is shown); 130 interrupted
 (Ctrl-C), 143 terminated (SIGTERM), with temporary files removed; 141 when the reader of the
@@ -19,7 +19,7 @@ import click
 
 from .._version import __version__
 from ..errors import LinkageError, redact
-from . import linker, provider, research
+from . import linker, privacy, provider, research
 
 __all__ = ["cli", "main"]
 
@@ -47,6 +47,7 @@ def install_signal_handlers() -> None:
 SECTIONS = (
     ("At a data provider (raw identifiers and the key)", (provider.keygen, provider.schema, provider.encode)),
     ("At a provider or the linkage unit", (provider.inspect,)),
+    ("Before data moves (the plaintext and the encodings, to measure exposure)", (privacy.audit,)),
     ("At the linkage unit (encodings only)", (linker.link,)),
     ("For researchers", (research.evaluate, research.synth, research.calibrate, research.demo)),
 )

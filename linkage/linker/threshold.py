@@ -405,9 +405,9 @@ def _quality(fit: _Fit, hist: np.ndarray, sorted_scores: np.ndarray, grid: np.nd
     n_links = len(sorted_scores) - np.searchsorted(sorted_scores, grid, side="left")
     tp = np.minimum(above[edge], n_links)
     precision = np.where(n_links > 0, tp / np.maximum(n_links, 1), 1.0)
-    recall = tp / total if total > 0 else np.zeros(len(grid))
-    f1 = np.where(n_links + total > 0, 2 * tp / np.maximum(n_links + total, 1e-12), 0.0)
-    return tp, precision, recall, f1, total
+    recall = np.minimum(tp / total, 1.0) if total > 0 else np.zeros(len(grid))
+    f1 = np.minimum(np.where(n_links + total > 0, 2 * tp / np.maximum(n_links + total, 1e-12), 0.0), 1.0)
+    return tp, np.minimum(precision, 1.0), recall, f1, total
 
 
 def _grid(floor: float) -> np.ndarray:
