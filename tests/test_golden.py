@@ -21,16 +21,17 @@ from linkage.format.encoded import FORMAT_VERSION, FORMAT_VERSIONS, manifest_pat
 from linkage.format.files import file_sha256
 from linkage.provider.encode import hash_tokens
 from linkage.provider.keys import key_check_value
-from linkage.schema import ENCODING_VERSION
+from linkage.schema import ENCODING_VERSION, Hardening
 
 GOLDEN = Path(__file__).parent / "golden"
 PINNED = json.loads((GOLDEN / "exchange_v1.json").read_text(encoding="utf-8"))
 KEY = bytes.fromhex(PINNED["key_hex"])
+UNHARDENED = lk.Schema(hardening=Hardening())
 RECORDS = pl.DataFrame(PINNED["records"], schema=dict.fromkeys(PINNED["records"], pl.Utf8))
 
 
 def schema_of(case: dict) -> lk.Schema:
-    return lk.Schema.default() if case["schema"] is None else lk.Schema.from_dict(case["schema"])
+    return UNHARDENED if case["schema"] is None else lk.Schema.from_dict(case["schema"])
 
 
 def test_key_check_value_is_pinned():
@@ -55,23 +56,25 @@ def test_fingerprint_and_filters_are_pinned(name):
     assert ENCODING_VERSION == 1  # these values are encoding version 1's
 
 
-def test_the_default_fingerprint_is_the_one_published():
-    assert lk.Schema.default().fingerprint() == PINNED["cases"]["default"]["fingerprint"]
-    assert lk.Schema.default().fingerprint() == "78725b271b1e688ffe9152d24f0b7eef6c2933449265d1933ed5fb2a7b2168fb"
+def test_the_published_fingerprints():
+    # The default fields unhardened (linkage 0.1's default), and the default hardening profile since.
+    assert UNHARDENED.fingerprint() == PINNED["cases"]["default"]["fingerprint"]
+    assert UNHARDENED.fingerprint() == "78725b271b1e688ffe9152d24f0b7eef6c2933449265d1933ed5fb2a7b2168fb"
+    assert lk.Schema.default().fingerprint() == "1e4f9c44da711dd736e52218e8118f55dc8473584106dd4baab274698bfed9f2"
 
 
 def test_a_format_1_file_is_still_read_and_links_with_a_new_one(tmp_path):
     old = lk.read_encoded(GOLDEN / "format1.enc.parquet")
     assert old.provider == "golden_v1" and old.key_check == PINNED["key_check"]
-    assert old.schema == lk.Schema.default()
-    new = lk.encode_frame(RECORDS, key=KEY)
+    assert old.schema == UNHARDENED
+    new = lk.encode_frame(RECORDS, UNHARDENED, key=KEY)
     assert np.array_equal(old.clks, new.clks)
     path = lk.write_encoded(new, tmp_path / "new.enc.parquet", provider="new")
     meta = json.loads(pq.read_schema(path).metadata[b"linkage"])
     assert meta["format_version"] == FORMAT_VERSION == 2 and meta["schema"]["version"] == 2
     with pytest.raises(InputError, match="hold the same encodings"):  # the same records, so the same file
         lk.link(old, lk.read_encoded(path))
-    five = lk.encode_frame(RECORDS.filter(pl.col("record_id") != "p6"), key=KEY)
+    five = lk.encode_frame(RECORDS.filter(pl.col("record_id") != "p6"), UNHARDENED, key=KEY)
     res = lk.link(old, five, threshold=0.99)
     assert sorted(zip(res.links["id_a"], res.links["id_b"])) == [(r, r) for r in sorted(five.record_ids)]
 

@@ -34,10 +34,11 @@ OPTIONS = {
     "diffusion_long": {"diffusion": 3, "diffusion_length": 2048},
 }
 OTHER_KEY = bytes(range(100, 132))
+PLAIN = lk.Schema(hardening=Hardening())  # the default fields without hardening: today's encoding
 
 
 def hardened(**options) -> lk.Schema:
-    return lk.Schema(hardening=options)
+    return lk.Schema(hardening={"profile": "none", **options})
 
 
 def encode(df, schema, key=TEST_KEY):
@@ -94,7 +95,7 @@ def test_derived_keys_are_per_label_and_per_secret():
 
 def test_no_hardening_is_exactly_todays_encoding(tmp_path, people):
     off = load(tmp_path, "version = 3\n[hardening]\nfield_keys = false\nblip = 0.0\ndiffusion = 0\n")
-    default = lk.Schema.default()
+    default = PLAIN
     assert off == default == lk.Schema(hardening=Hardening())
     assert off.canonical_json() == default.canonical_json() and "hardening" not in off.canonical_json()
     assert off.fingerprint() == "78725b271b1e688ffe9152d24f0b7eef6c2933449265d1933ed5fb2a7b2168fb"
@@ -106,9 +107,9 @@ def test_no_hardening_is_exactly_todays_encoding(tmp_path, people):
 @pytest.mark.parametrize("name", sorted(OPTIONS))
 def test_each_option_changes_the_filters_and_the_fingerprint_and_is_deterministic(name, people):
     schema = hardened(**OPTIONS[name])
-    plain = encode(people, lk.Schema.default())
+    plain = encode(people, PLAIN)
     first, again, other = encode(people, schema), encode(people, schema), encode(people, schema, OTHER_KEY)
-    assert schema.fingerprint() != lk.Schema.default().fingerprint()
+    assert schema.fingerprint() != PLAIN.fingerprint()
     assert json.loads(schema.canonical_json())["hardening"]["version"] == 1
     assert first.clks.shape == (len(people), schema.output_length // 8)
     assert np.array_equal(first.clks, again.clks)  # same input, same key: same filters
@@ -120,7 +121,7 @@ def test_each_option_changes_the_filters_and_the_fingerprint_and_is_deterministi
 
 
 def test_every_option_has_its_own_fingerprint():
-    prints = {hardened(**o).fingerprint() for o in OPTIONS.values()} | {lk.Schema.default().fingerprint()}
+    prints = {hardened(**o).fingerprint() for o in OPTIONS.values()} | {PLAIN.fingerprint()}
     assert len(prints) == len(OPTIONS) + 1
 
 
@@ -144,7 +145,7 @@ def test_output_length_follows_the_order_of_operations():
         ("diffusion = 1", "diffusion must be 0 (off) or a whole number from 2 to 16"),
         ("diffusion = 3\ndiffusion_length = 100", "diffusion_length must be 0 (the input length) or a multiple of 8"),
         ("diffusion = 3\ndiffusion_length = 32", "diffusion_length must be a multiple of 8 from 64 to 16384"),
-        ("diffusion_length = 512", "diffusion_length applies only with diffusion"),
+        ("diffusion = 0\ndiffusion_length = 512", "diffusion_length applies only with diffusion"),
         ('balance = "yes"', "balance must be true or false"),
         ("colour = 1", "hardening: unknown key 'colour'"),
         ('[hardening.salt]\nfields = ["first_name", "last_name"]\nwith = "dob"', "with 'dob' is not a field"),
@@ -260,7 +261,7 @@ def test_field_keys_give_each_feature_its_own_key_and_keep_swapped_names_matchin
     s = hardened(field_keys=True)
     assert np.array_equal(encode(people, s).clks, encode(swapped, s).clks)  # first and last name share a key
     # Another feature's key: the same field encoded under its own name sets other bits.
-    renamed = lk.Schema(fields=(lk.Field("first_name", "name", feature="given"), *lk.Schema.default().fields[1:]),
+    renamed = lk.Schema(fields=(lk.Field("first_name", "name", feature="given"), *PLAIN.fields[1:]),
                         hardening={"field_keys": True})
     a, b = encode(people, s), encode(people, renamed)
     assert dice(a.clks, b.clks).mean() < 0.9
@@ -271,20 +272,20 @@ def test_balance_sets_exactly_half_the_bits():
     enc = encode(data.a, hardened(balance=True))
     assert enc.clks.shape[1] * 8 == 2048
     assert (popcounts(enc.clks) == 1024).all()
-    plain = encode(data.a, lk.Schema.default())
+    plain = encode(data.a, PLAIN)
     assert np.array_equal(np.sort(bits(enc.clks), axis=1), np.sort(np.hstack([bits(plain.clks), ~bits(plain.clks)]),
                                                                    axis=1))
 
 
 def test_xor_fold_halves_the_filter(people):
-    plain, folded = encode(people, lk.Schema.default()), encode(people, hardened(xor_fold=True))
+    plain, folded = encode(people, PLAIN), encode(people, hardened(xor_fold=True))
     assert folded.clks.shape == (len(people), 64)
     assert np.array_equal(folded.clks, plain.clks[:, :64] ^ plain.clks[:, 64:])
 
 
 def test_blip_flips_about_f_of_the_bits_the_same_for_a_record_every_run(families):
     f = 0.1
-    plain = encode(families.a, lk.Schema.default())
+    plain = encode(families.a, PLAIN)
     noisy = encode(families.a, hardened(blip=f))
     flipped = bits(noisy.clks) ^ bits(plain.clks)
     assert abs(flipped.mean() - f) < 0.005
@@ -340,8 +341,8 @@ def test_salting_by_year_separates_the_names_of_different_years():
     # Few bits per token in a long filter, so chance collisions are (for this key) none.
     fields = (lk.Field("first_name", "name", feature="name", weight=2), lk.Field("last_name", "name", feature="name",
               weight=2), lk.Field("date_of_birth", "date", weight=2))
-    schema = lk.Schema(fields=fields, filter_length=16384, min_fields=1, hardening={"salt": SALT})
-    plain = lk.Schema(fields=fields, filter_length=16384, min_fields=1)
+    schema = lk.Schema(fields=fields, filter_length=16384, min_fields=1, hardening={"profile": "none", "salt": SALT})
+    plain = lk.Schema(fields=fields, filter_length=16384, min_fields=1, hardening=Hardening())
     df = pl.DataFrame({
         "record_id": ["a", "b", "c", "d", "e"],
         "first_name": ["John", "John", "John", "John", "John"],
@@ -359,9 +360,9 @@ def test_salting_by_year_separates_the_names_of_different_years():
 
 def test_keyed_salts_and_salts_by_the_whole_value_differ(people):
     year, keyed = hardened(salt=SALT), hardened(salt={**SALT, "keyed": True})
-    whole = lk.Schema(hardening={"salt": {"fields": ["postcode"], "with": "sex"}})
+    whole = lk.Schema(hardening={"profile": "none", "salt": {"fields": ["postcode"], "with": "sex"}})
     assert whole.hardening.salt.part == "whole"
-    encs = [encode(people, s).clks for s in (year, keyed, whole, lk.Schema.default())]
+    encs = [encode(people, s).clks for s in (year, keyed, whole, PLAIN)]
     assert len({e.tobytes() for e in encs}) == 4
 
 
@@ -425,7 +426,7 @@ def test_linkage_link_and_inspect_work_on_hardened_files(tmp_path, families):
                      "flips seeded by the key"):
         assert fragment in r.stdout, fragment
     plain = tmp_path / "plain.enc.parquet"
-    lk.write_encoded(encode(families.a, lk.Schema.default()), plain)
+    lk.write_encoded(encode(families.a, PLAIN), plain)
     assert "hardening:          none" in run("inspect", plain).stdout
 
 
@@ -441,6 +442,25 @@ def test_filters_of_any_length_link(families, kernel):
 
 def test_files_of_different_hardening_are_refused_naming_the_setting(tmp_path, families):
     a = encode(families.a, hardened(blip=0.05))
-    b = encode(families.b, lk.Schema.default())
+    b = encode(families.b, PLAIN)
     with pytest.raises(lk.LinkageError, match=r"hardening blip is 0\.05 in A but 0 in B"):
         lk.link(a, b)
+
+
+def test_a_schema_that_says_nothing_gets_the_default_profile(tmp_path):
+    from linkage.schema import PROFILES
+
+    default = lk.Schema.default()
+    assert default == lk.Schema() == load(tmp_path, "")  # no version: the newest, with the default profile
+    assert default.hardening == Hardening(**PROFILES["default"]).resolved(1024)
+    assert load(tmp_path, "version = 2\n") == PLAIN  # version 2 knew no hardening
+    assert load(tmp_path, '[hardening]\nprofile = "none"\n') == PLAIN
+    more = load(tmp_path, "[hardening]\nblip = 0.05\n")  # options given override the profile, the rest stays
+    assert more.hardening.diffusion == 5 and more.hardening.field_keys and more.hardening.blip == 0.05
+    strong = load(tmp_path, '[hardening]\nprofile = "stronger"\n')
+    assert strong.output_length == 2048 and strong.fingerprint() != default.fingerprint()
+    with pytest.raises(SchemaError, match="profile must be one of"):
+        load(tmp_path, '[hardening]\nprofile = "maximum"\n')
+    # Written out, a schema reads back the same whatever the default profile is.
+    assert default.to_dict()["hardening"]["profile"] == "none"
+    assert lk.Schema.from_dict(default.to_dict()) == default

@@ -27,7 +27,7 @@ def test_default_schema_reads_the_default_columns_with_each_kinds_defaults():
 
 def test_a_rename_only_schema_encodes_exactly_as_the_default(tmp_path, people, key):
     s = load(tmp_path, """
-version = 2
+version = 3
 [columns]
 record_id = "Person Ref"
 first_name = "forename"

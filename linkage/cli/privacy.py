@@ -13,7 +13,8 @@ __all__ = ["ATTACK_NAMES", "KNOWN", "audit"]
 
 # The names and default of linkage.privacy.ATTACKS and KNOWN, here so `--help` loads no numpy
 # (a test checks they agree).
-ATTACK_NAMES = ("value", "value_year", "unbalance", "bigram_year", "frequency", "pattern", "graph")
+ATTACK_NAMES = ("value", "value_year", "unbalance", "bigram_year", "anchor", "neighbour", "frequency", "pattern",
+                "graph")
 KNOWN = 0.05
 
 

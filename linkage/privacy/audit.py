@@ -19,6 +19,7 @@ import polars as pl
 
 from ..format.encoded import Encoded
 from ..progress import progress
+from .anchor import anchor, neighbour
 from .base import Guess, NotApplicable
 from .blind import frequency, pattern
 from .graph import graph
@@ -50,6 +51,12 @@ ATTACKS: dict[str, Attack] = {a.name: a for a in (
            "as value, after removing balancing: each bit's complement is its most anti-correlated bit"),
     Attack("bigram_year", bigram_year, True,
            "as value, but learns each bigram's bits per year of birth and ranks that year's register"),
+    Attack("anchor", anchor, True,
+           "knows a share of the filters' identities and the register; matches each filter's similarities to the "
+           "known people with each register person's (encoded with its own key)"),
+    Attack("neighbour", neighbour, True,
+           "knows a share of the filters' identities and the register; takes each filter's most similar known "
+           "person and proposes the register person most like it"),
     Attack("frequency", frequency, False,
            "knows no identity; knows the schema and the register's token frequencies; aligns bits and bit "
            "pairs with frequent tokens"),

@@ -20,7 +20,7 @@ from ..schema import RECORD_ID
 from .base import Guess, NotApplicable
 from .knowledge import Knowledge
 
-__all__ = ["NEIGHBOURS", "THRESHOLDS", "graph", "node_features"]
+__all__ = ["NEIGHBOURS", "THRESHOLDS", "attacker_encoding", "graph", "node_features"]
 
 NEIGHBOURS = 10  # edges kept per node: its nearest neighbours by Dice
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)  # degrees counted at these similarities
@@ -66,7 +66,7 @@ def node_features(clks: np.ndarray, *, quiet: bool = True) -> np.ndarray:
     return np.column_stack([pop, sims, degree, nb_pop, nb_best, nb_deg])
 
 
-def _attacker_encoding(kn: Knowledge) -> tuple[np.ndarray, np.ndarray]:
+def attacker_encoding(kn: Knowledge) -> tuple[np.ndarray, np.ndarray]:
     """The register encoded with the public schema and a key the attacker picks; and each filter's register row."""
     schema = kn.schema
     frame = kn.register.select([pl.col(f.name).alias(schema.column(f.name)) for f in schema.fields])
@@ -93,7 +93,7 @@ def graph(kn: Knowledge) -> Guess:
         raise NotApplicable("needs at least three encoded records")
     if kn.register.height < 3:
         raise NotApplicable("needs a register of at least three people")
-    reg_clks, reg_rows = _attacker_encoding(kn)
+    reg_clks, reg_rows = attacker_encoding(kn)
     if reg_clks.shape[1] != kn.filter_bits // 8:
         raise NotApplicable("the attacker's own encoding of the register differs in length from the filters")
     enc_clks = np.packbits(kn.bits[kn.attacked], axis=1)

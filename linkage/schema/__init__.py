@@ -6,15 +6,17 @@
 in :mod:`.hardening`.
 """
 
-from .hardening import Hardening, Salt
+from .hardening import DEFAULT_HARDENING, PROFILES, Hardening, Salt
 from .kinds import KINDS, MISSING, WARNINGS, Kind
 from .model import DEFAULT_FIELDS, ENCODING_VERSION, RECORD_ID, SCHEMA_VERSION, SCHEMA_VERSIONS, Field, Schema
 
 __all__ = [
     "DEFAULT_FIELDS",
+    "DEFAULT_HARDENING",
     "ENCODING_VERSION",
     "KINDS",
     "MISSING",
+    "PROFILES",
     "RECORD_ID",
     "SCHEMA_VERSION",
     "SCHEMA_VERSIONS",

@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SchemaError
-from .hardening import Hardening, hardening_problems
+from .hardening import DEFAULT_HARDENING, Hardening, hardening_problems
 from .kinds import KINDS
 
 if sys.version_info >= (3, 11):
@@ -73,6 +73,7 @@ SCHEMA_VERSION = 3  # the newest schema language, written for hardened schemas
 SCHEMA_VERSIONS = (1, 2, 3)  # the schema languages read here
 _PLAIN_VERSION = 2  # written for schemas without hardening
 NO_HARDENING = Hardening()
+DEFAULT = Hardening(**DEFAULT_HARDENING)
 ENCODING_VERSION = 1  # the standardisation, token and hashing rules; in the fingerprint
 RECORD_ID = "record_id"
 MAX_WEIGHT = 64
@@ -195,14 +196,15 @@ class Schema:
     ``columns`` maps a field name (or ``record_id``) to the extract's column; unmapped names
     are read from a column of the same name. A record is rejected when fewer than
     ``min_fields`` of its linkable fields are present after standardisation. ``hardening``
-    (a :class:`Hardening` or a table of its options) is off by default.
+    (a :class:`Hardening` or a table of its options; see :data:`.hardening.PROFILES`) is the
+    ``default`` profile unless given: ``Hardening()`` switches it off.
     """
 
     fields: tuple[Field, ...] = DEFAULT_FIELDS
     filter_length: int = 1024
     min_fields: int = 2
     columns: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
-    hardening: Hardening | Mapping[str, Any] = NO_HARDENING
+    hardening: Hardening | Mapping[str, Any] = DEFAULT
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", tuple(self.fields))
@@ -396,12 +398,14 @@ def _parse(data: Any, source: str) -> Schema:
     except SchemaError as e:
         problems += e.problems
         kwargs = {}
-    if "hardening" in data and version == 3:
+    if version < 3:
+        kwargs["hardening"] = NO_HARDENING  # versions 1 and 2 knew no hardening
+        if "hardening" in data:
+            problems.append("[hardening] needs schema version 3: write version = 3")
+    elif "hardening" in data:
         kwargs["hardening"] = data["hardening"]  # checked by Schema, with the schema's other settings
         if not isinstance(data["hardening"], dict):
             problems.append("hardening must be a table [hardening]")
-    elif "hardening" in data and version == 2:
-        problems.append("[hardening] needs schema version 3: write version = 3")
     if problems:
         raise SchemaError(problems, source=source)
     try:
