@@ -24,13 +24,15 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from conftest import TEST_KEY, febrl4_frames
 
 import linkage as lk
+from linkage.linker.threshold import default_match_model
 from linkage.privacy.audit import audit
 from linkage.research.calibrate import calibrate
 from linkage.research.synth import synth_families
-from linkage.schema import DEFAULT_HARDENING
+from linkage.schema import PROFILES as PROFILES_BY_NAME
 
 KNOWN = (0.0, 0.01, 0.05, 0.2)
 _SALT = {"fields": ["first_name", "last_name"], "with": "date_of_birth", "part": "year"}
+# Each starts from the "none" profile; "default" and "stronger" are the named profiles.
 PROFILES: dict[str, dict] = {
     "none": {},
     "field keys": {"field_keys": True},
@@ -39,13 +41,13 @@ PROFILES: dict[str, dict] = {
     "xor-fold": {"xor_fold": True},
     "BLIP 0.1": {"blip": 0.1},
     "diffusion t=3": {"diffusion": 3},
-    "default": DEFAULT_HARDENING,
-    "stronger": {**DEFAULT_HARDENING, "diffusion": 6},
+    "default": PROFILES_BY_NAME["default"],
+    "stronger": PROFILES_BY_NAME["stronger"],
 }
 
 
 def schema_of(hardening: dict) -> lk.Schema:
-    return lk.Schema(hardening=hardening)
+    return lk.Schema(hardening={"profile": "none", **hardening})
 
 
 def reidentification(hardening: dict, records: int, *, seed: int = 0, known=KNOWN) -> dict[str, dict[float, float]]:
@@ -62,7 +64,7 @@ def reidentification(hardening: dict, records: int, *, seed: int = 0, known=KNOW
 def linkage_quality(hardening: dict, *, synth_records: int = 10_000) -> dict[str, float]:
     """F1 on FEBRL4 and on synthetic families, threshold estimated without labels."""
     schema = schema_of(hardening)
-    model = calibrate(schema) if hardening else None
+    model = None if default_match_model(schema.fingerprint()) else calibrate(schema)  # packaged, or made here
     synth = synth_families(synth_records, seed=0)
     out = {}
     for name, (a, b, truth) in {"febrl4": febrl4_frames(), "synth": (synth.a, synth.b, synth.truth)}.items():
@@ -72,7 +74,9 @@ def linkage_quality(hardening: dict, *, synth_records: int = 10_000) -> dict[str
     return out
 
 
-def measure(profiles: dict[str, dict], records: int, *, synth_records: int = 10_000) -> list[dict]:
+def measure(profiles: dict[str, dict], records: int, *, synth_records: int = 10_000,
+            out: Path | None = None) -> list[dict]:
+    """One row per profile; with ``out``, the rows so far are written after each profile."""
     rows = []
     for name, hardening in profiles.items():
         t = time.perf_counter()
@@ -86,6 +90,8 @@ def measure(profiles: dict[str, dict], records: int, *, synth_records: int = 10_
                "seconds": round(time.perf_counter() - t)}
         print(json.dumps({k: v for k, v in row.items() if k != "attacks"}), flush=True)
         rows.append(row)
+        if out:
+            out.write_text(json.dumps(rows, indent=1) + "\n")
     return rows
 
 
@@ -99,11 +105,9 @@ def main() -> None:
     p.add_argument("--profiles", default=",".join(PROFILES))
     p.add_argument("--json", type=Path)
     args = p.parse_args()
-    rows = measure({n: PROFILES[n] for n in args.profiles.split(",")}, args.records)
+    rows = measure({n: PROFILES[n] for n in args.profiles.split(",")}, args.records, out=args.json)
     with pl.Config(tbl_rows=30, tbl_cols=30, tbl_width_chars=250, float_precision=4):
         print(table(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
 
 
 if __name__ == "__main__":
