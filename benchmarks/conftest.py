@@ -1,15 +1,9 @@
 """Shared data for the benchmarks: seeded synthetic families, generated once per session."""
 
-import os
-import platform
-
 import pytest
+from machine import machine
 
 import linkage as lk
-
-
-def machine() -> str:
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,9 @@ KERNELS = ("numba", "numpy")
 REVIEW_WIDTH = 0.05  # width of the 'possible' band below the threshold
 FLOOR = 0.4  # lowest score kept when the threshold is estimated
 TOP_K = 5  # candidates kept per record of A: memory grows with len(A), not len(A) * len(B)
+BLOCKING = "auto"  # auto: from BLOCK_ABOVE pairs (A x B), keys if both files carry them, else lsh if it pays
+BLOCKINGS = ("auto", "lsh", "keys", "none")
+BLOCK_ABOVE = 2e9
 
 # --- for researchers ----------------------------------------------------------------------
 SYNTH_RECORDS = 10_000  # records of provider A in synthetic data and the demo

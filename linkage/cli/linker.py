@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..defaults import FLOOR, KERNEL, KERNELS, REVIEW_WIDTH, TOP_K
+from ..defaults import BLOCK_ABOVE, BLOCKING, BLOCKINGS, FLOOR, KERNEL, KERNELS, REVIEW_WIDTH, TOP_K
 from ._shared import echo_replaced, file_path, force_option, quiet_option, unit_interval
 
 __all__ = ["echo_link_run", "link"]
@@ -19,6 +19,21 @@ def _interval(est: float, interval: tuple[float, float]) -> str:
 def echo_link_run(run) -> None:
     """What `link` prints: comparisons, the threshold and how it was chosen, the bands."""
     res = run.result
+    blk = res.blocking
+    if blk is not None and blk["method"] == "none":
+        for note in blk.get("notes", []):
+            click.echo(f"linkage: {note}")
+    elif blk is not None:
+        chosen = " (auto: A x B is large)" if blk["chosen_by"] == "auto" else ""
+        how = (f"the providers' blocking keys ({', '.join(blk['keys'])})" if blk["method"] == "keys"
+               else f"LSH, {blk['bands']} bands of {blk['bits_per_band']} bits,")
+        click.echo(f"blocked by {how}{chosen}: {blk['candidate_pairs']:,} candidate pairs (reduction ratio "
+                   f"{blk['reduction_ratio']:.4%}); {blk['sample_records']:,} records of A were also scored "
+                   "against all of B")
+        if blk.get("estimated_completeness") is not None:
+            click.echo(f"blocking found about {blk['estimated_completeness']:.2%} of the sample's matches")
+        for note in blk.get("notes", []):
+            click.echo(f"linkage: warning: {note}", err=True)
     click.echo(f"scored {res.comparisons:,} pairs with the {res.kernel} kernel; "
                f"{res.candidates:,} candidate pairs kept")
     f = res.fit
@@ -66,15 +81,19 @@ def echo_link_run(run) -> None:
               help="Candidates kept per record of A (0: every pair above the floor; memory grows with N x M).")
 @click.option("--kernel", default=KERNEL, show_default=True, type=click.Choice([KERNEL, *KERNELS]),
               help="Dice kernel.")
+@click.option("--blocking", default=BLOCKING, show_default=True, type=click.Choice(BLOCKINGS),
+              help=f"Score only candidate pairs from locality-sensitive hashing of the filters (lsh) or sharing a "
+                   f"provider's blocking key (keys), every pair (none), or from {BLOCK_ABOVE:.0e} pairs keys if "
+                   "both files carry them, else lsh if it pays (auto).")
 @force_option("the link table, its summary and the review list")
 @quiet_option
 def link(file_a: Path, file_b: Path, out: Path, threshold: float | None, review_width: float,
          min_score: float | None, floor: float, match_model: Path | None, review_path: Path | None, top_k: int,
-         kernel: str, force: bool, quiet: bool) -> None:
+         kernel: str, blocking: str, force: bool, quiet: bool) -> None:
     """Link two encoded files one-to-one and write pseudonymous links with scores and bands."""
     from ..linker.link import link_files
 
     run = link_files(file_a, file_b, out, review=review_path, match_model=match_model, force=force, quiet=quiet,
                      threshold=threshold, review_width=review_width, min_score=min_score, floor=floor, top_k=top_k,
-                     kernel=kernel)
+                     kernel=kernel, blocking=blocking)
     echo_link_run(run)

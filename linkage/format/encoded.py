@@ -92,6 +92,7 @@ class Encoded:
     created: str | None = None
     kernel: str | None = None
     sha256: str | None = None  # of the file it was read from, verified against its manifest
+    block_keys: np.ndarray | None = None  # (n, len(schema.blocking_keys)) uint64 keyed hashes; 0: none
 
     def __len__(self) -> int:
         return self.clks.shape[0]
@@ -131,6 +132,11 @@ def clk_array(clks: np.ndarray) -> pa.FixedSizeBinaryArray:
     )
 
 
+def _key_column(k: int) -> str:
+    """Column of blocking key ``k`` (from 0): ``block_key_1``, ``block_key_2``..."""
+    return f"block_key_{k + 1}"
+
+
 def _metadata(enc: Encoded, provider: str | None) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
@@ -161,7 +167,13 @@ def write_encoded(enc: Encoded, path: str | Path, *, provider: str | None = None
                          f"{enc.schema.output_length} bits; encode with the schema the file will carry")
     refuse_existing([path, mpath], force)
     meta = _metadata(enc, provider if provider is not None else enc.provider)
-    table = pa.table({"record_id": enc.record_ids.to_arrow().cast(pa.string()), "clk": clk_array(enc.clks)})
+    columns = {"record_id": enc.record_ids.to_arrow().cast(pa.string()), "clk": clk_array(enc.clks)}
+    n_keys = len(enc.schema.blocking_keys)
+    if n_keys and (enc.block_keys is None or enc.block_keys.shape != (len(enc), n_keys)):
+        raise ValueError("block_keys must hold one value per record and blocking key of the schema")
+    for k in range(n_keys):
+        columns[_key_column(k)] = pa.array(enc.block_keys[:, k], type=pa.uint64())
+    table = pa.table(columns)
     table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})  # fields keep their order
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
@@ -236,7 +248,9 @@ def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
     except (KeyError, TypeError, ValueError):
         raise IntegrityError(f"{path}: linkage metadata is inconsistent (its counts)") from None
     nbytes = schema.output_length // 8
-    if table.column_names[:2] != ["record_id", "clk"] or table.schema.field("clk").type != pa.binary(nbytes):
+    key_columns = [_key_column(k) for k in range(len(schema.blocking_keys))]
+    if (table.column_names != ["record_id", "clk", *key_columns] or table.schema.field("clk").type != pa.binary(nbytes)
+            or any(table.schema.field(c).type != pa.uint64() for c in key_columns)):
         raise IntegrityError(f"{path}: columns do not match the encoded file format")
     if schema.fingerprint() != meta.get("schema_fingerprint"):
         raise IntegrityError(f"{path}: schema fingerprint does not match its schema")
@@ -247,9 +261,12 @@ def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
     start = clk.offset * nbytes
     clks = data[start : start + len(clk) * nbytes].reshape(len(clk), nbytes).copy()
     record_ids = pl.from_arrow(table.column("record_id")).cast(pl.Utf8).alias("record_id")
+    block_keys = (np.stack([table.column(c).to_numpy() for c in key_columns], axis=1).astype(np.uint64)
+                  if key_columns else None)
     return Encoded(
         record_ids=record_ids,
         clks=clks,
+        block_keys=block_keys,
         schema=schema,
         key_check=meta["key_check"],
         counts=counts,

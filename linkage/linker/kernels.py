@@ -1,5 +1,6 @@
 """Compiled (numba) kernel of the scorer, beside the numpy reference it must equal.
 
+``dice_candidates``: Dice of each A row with its candidates from blocking, best scores kept.
 ``dice_tile``: Dice over a tile of A against a tile of B on packed 64-bit words, popcounts
 precomputed, threshold applied inside the kernel, each A row's best ``k`` scores kept,
 parallel over A rows (all cores). Compiled on first use and cached on disk;
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from ..compiled import numba
 
-__all__ = ["dice_tile"]
+__all__ = ["dice_candidates", "dice_tile"]
 
 if numba is not None:
     from numba import njit, prange
@@ -65,3 +66,23 @@ if numba is not None:
                     n += 1
                 _fold_top(best_s, best_j, r, s, c + j0)
             out_n[r] = n
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def dice_candidates(a, b, pa, pb, indptr, cj, best_s, best_j, out):  # pragma: no cover - compiled
+        """Dice of each A row ``r`` with its candidates ``cj[indptr[r]:indptr[r + 1]]`` (uint64 words).
+
+        Scores go to ``out`` (in candidate order); each row keeps its top scores in
+        ``best_s``/``best_j``, as :func:`dice_tile` does. Parallel over A rows.
+        """
+        w = a.shape[1]
+        for r in prange(a.shape[0]):
+            row = a[r].copy()
+            for p in range(indptr[r], indptr[r + 1]):
+                c = cj[p]
+                inter = 0
+                for x in range(w):
+                    inter += _popcount(row[x] & b[c, x])
+                denom = pa[r] + pb[c]
+                s = 2.0 * inter / denom if denom > 0 else 0.0
+                out[p] = s
+                _fold_top(best_s, best_j, r, s, c)

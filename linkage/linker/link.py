@@ -6,6 +6,7 @@ fingerprint and key check value; the link table holds pseudonymous ids, scores a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -17,11 +18,12 @@ import numpy as np
 import polars as pl
 
 from .._version import __version__
-from ..defaults import FLOOR, KERNEL, REVIEW_WIDTH, TOP_K
+from ..defaults import BLOCKING, FLOOR, KERNEL, REVIEW_WIDTH, TOP_K
 from ..errors import InputError, IntegrityError
 from ..format.encoded import Encoded, read_encoded
 from ..format.files import check_outputs
 from ..format.links import BELOW, LINK_COLUMNS, POSSIBLE, link_table_outputs, write_links, write_review
+from .block import BLOCKINGS, Blocked, Blocking, LshPlan, blocked_scores, impute_best
 from .score import Pairs, dice_pairs, estimate_kept_pairs
 from .solve import band_labels, review_floor, solve_one_to_one
 from .threshold import MatchModel, ThresholdFit, default_match_model, estimate_threshold
@@ -29,6 +31,7 @@ from .threshold import MatchModel, ThresholdFit, default_match_model, estimate_t
 __all__ = ["LinkResult", "LinkRun", "check_compatible", "link", "link_files", "read_match_model"]
 
 _PAIR_BYTES = 64  # memory per kept candidate pair, with the sorting and assignment copies
+_CANDIDATE_BYTES = 48  # memory per candidate pair from blocking while it is found, sorted and scored
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class LinkResult:
     candidates: int
     model: str | None = None  # where the reference match-score model came from
     review: pl.DataFrame | None = field(default=None, repr=False)
+    blocking: dict[str, Any] | None = None  # how candidate pairs were found (None: every pair scored)
 
     def band_counts(self) -> dict[str, int]:
         vc = self.links["band"].value_counts()
@@ -67,6 +71,7 @@ class LinkResult:
             "comparisons": self.comparisons,
             "candidate_pairs": self.candidates,
             "bands": self.band_counts(),
+            "blocking": self.blocking or {"method": "none"},
         }
         if self.fit:
             f = self.fit
@@ -140,6 +145,12 @@ def _available_memory() -> int | None:
         return None
 
 
+def _candidate_budget() -> float | None:
+    """How many candidate pairs blocking may make in the memory available (None: unknown)."""
+    have = _available_memory()
+    return None if have is None else 0.5 * have / _CANDIDATE_BYTES
+
+
 def _check_memory(a: Encoded, b: Encoded, lowest: float, top_k: int | None) -> None:
     """Before scoring every pair above ``lowest`` (no top-k), refuse a job that would not fit."""
     if top_k is not None:
@@ -195,6 +206,7 @@ def link(
     top_k: int | None = TOP_K,
     kernel: str = KERNEL,
     match_model: MatchModel | None = None,
+    blocking: Blocking | str = BLOCKING,
     quiet: bool = True,
     names: tuple[str, str] = ("A", "B"),
 ) -> LinkResult:
@@ -209,7 +221,11 @@ def link(
     go below ``floor``, the lowest score the estimate looks at. Each A record keeps its
     ``top_k`` best candidates (``0`` or ``None``: every pair above the lowest score asked
     for; a job that would not fit in memory is refused before it starts). ``names`` label
-    the two inputs in error messages.
+    the two inputs in error messages. ``blocking`` (a :class:`~linkage.linker.block.Blocking`
+    or its method: ``auto``, ``lsh``, ``none``) says whether only candidate pairs from
+    locality-sensitive hashing are scored; then a seeded sample of A is also scored against
+    all of B, so the threshold estimate sees what all-pairs scoring would, and the estimated
+    recall counts the pairs blocking missed.
     """
     check_compatible(a, b, names=names)
     for label, value in (("threshold", threshold), ("min_score", min_score), ("floor", floor)):
@@ -224,12 +240,29 @@ def link(
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0):
         raise InputError("top_k must be a whole number: 0 (or None) for every pair, or the candidates per record")
     top_k = top_k or None
+    if not isinstance(blocking, Blocking):
+        if blocking not in BLOCKINGS:
+            raise InputError(f"blocking must be one of {', '.join(BLOCKINGS)}")
+        blocking = Blocking(method=blocking)
     lowest = floor if threshold is None else review_floor(threshold, review_width)
     if min_score is not None:
         lowest = min(lowest, min_score)
     lowest = max(lowest, 0.0)
-    _check_memory(a, b, lowest, top_k)
-    scores = dice_pairs(a.clks, b.clks, threshold=lowest, top_k=top_k, kernel=kernel, quiet=quiet)
+    blocked, declined = None, None
+    if blocking.blocks(len(a), len(b)):
+        fingerprint = a.schema.fingerprint()
+        model = match_model if match_model is not None else default_match_model(fingerprint)
+        blocked = blocked_scores(a.clks, b.clks, threshold=lowest, top_k=top_k, kernel=kernel, blocking=blocking,
+                                 likely_above=threshold if threshold is not None else _sample_threshold(floor, model),
+                                 keys=_blocking_keys(a, b, blocking, names), max_candidates=_candidate_budget(),
+                                 quiet=quiet)
+        if not isinstance(blocked, Blocked):
+            declined, blocked = _declined(blocked), None
+    if blocked is not None:
+        scores = blocked.scores
+    else:
+        _check_memory(a, b, lowest, top_k)
+        scores = dice_pairs(a.clks, b.clks, threshold=lowest, top_k=top_k, kernel=kernel, quiet=quiet)
     assigned = solve_one_to_one(scores.pairs)
     fit, source = None, None
     if threshold is None:
@@ -238,7 +271,10 @@ def link(
         if model is not None:
             source = model.source or "given"
         keep = assigned.score >= floor
-        fit = estimate_threshold(assigned.select(keep), scores.best, floor=floor, model=model)
+        best = scores.best if blocked is None else impute_best(blocked, seed=blocking.seed)[0]
+        fit = estimate_threshold(assigned.select(keep), best, floor=floor, model=model)
+        if blocked is not None:
+            fit = _with_completeness(fit, blocked, len(a))
         threshold = fit.threshold
     if threshold is None:
         bands = np.full(len(assigned), BELOW, dtype=object)
@@ -260,7 +296,95 @@ def link(
         candidates=len(scores.pairs),
         model=source,
         review=_review(assigned, bands, scores.pairs, ids_a, ids_b),
+        blocking=declined if blocked is None else _blocking_summary(blocked, blocking, len(a), len(b), threshold,
+                                                                    fit, a.schema.blocking_keys),
     )
+
+
+def _blocking_keys(a: Encoded, b: Encoded, blocking: Blocking,
+                   names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both files' blocking keys, when ``blocking`` uses them (``keys``; ``auto`` if both carry the same)."""
+    if blocking.method not in ("keys", "auto"):
+        return None
+    same = a.schema.blocking_keys == b.schema.blocking_keys
+    if a.block_keys is not None and b.block_keys is not None and same:
+        return a.block_keys, b.block_keys
+    if blocking.method == "auto":
+        return None
+    for enc, name in zip((a, b), names):
+        if enc.block_keys is None:
+            raise InputError(f"{name}: carries no blocking keys (schema [blocking]); --blocking keys needs them in "
+                             "both files, or use --blocking lsh")
+    ka, kb = (", ".join("+".join(k) for k in e.schema.blocking_keys) for e in (a, b))
+    raise InputError(f"{names[0]} and {names[1]} carry different blocking keys ({ka} against {kb}); "
+                     "ask the providers to encode with the same [blocking] keys")
+
+
+def _declined(plan: LshPlan) -> dict[str, Any]:
+    """What `auto` says when blocking would not pay for these encodings."""
+    return {"method": "none", "chosen_by": "auto", **plan.to_dict(), "notes": [
+        f"blocking would not pay: to keep {plan.expected_completeness:.1%} of the likely matches, LSH needs "
+        f"{plan.expected_share:.1%} of the pairs as candidates (true pairs of this encoding agree on few more "
+        "bits than random pairs do), so every pair was scored"]}
+
+
+def _sample_threshold(floor: float, model: MatchModel | None):
+    """Where the sample's likely matches start: the threshold estimated on the sample alone."""
+    def at(links: Pairs, best: np.ndarray) -> float | None:
+        fit = estimate_threshold(links.select(links.score >= floor), best, floor=floor, model=model, bootstrap=0)
+        return fit.threshold
+    return at
+
+
+def _posterior(fit: ThresholdFit, blocked: Blocked, n_a: int):
+    """The fit's chance that a link scoring ``s`` is a match, from its precision curve.
+
+    The fit's precision is over links as all-pairs scoring makes them: their counts come from
+    the sample's links, scaled to all of A.
+    """
+    grid = fit.curve["threshold"].to_numpy()
+    scores = np.sort(blocked.sample_links().score)
+    links = (len(scores) - np.searchsorted(scores, grid)) * (n_a / max(len(blocked.sample), 1))
+    tp = fit.curve["precision"].to_numpy() * links
+    d_links, d_tp = -np.diff(links, append=0), -np.diff(tp, append=0.0)
+    p = np.clip(np.divide(d_tp, d_links, out=np.ones(len(grid)), where=d_links > 0), 0.0, 1.0)
+    return lambda s: p[np.clip(np.searchsorted(grid, s, side="right") - 1, 0, len(grid) - 1)]
+
+
+def _with_completeness(fit: ThresholdFit, blocked: Blocked, n_a: int) -> ThresholdFit:
+    """Recall of links made from candidates: all-pairs recall times the share of matches blocking kept."""
+    if fit.threshold is None:
+        return fit
+    pc, n = blocked.completeness(fit.threshold, _posterior(fit, blocked, n_a))
+    if pc is None or pc >= 1.0:
+        return fit
+    recall = fit.recall * pc
+    f1 = 2 * fit.precision * recall / (fit.precision + recall) if fit.precision + recall > 0 else 0.0
+    lo = max(0.0, pc - 2.0 * np.sqrt(pc * (1 - pc) / max(n, 1)))  # about 95%, normal approximation
+    interval = (fit.recall_interval[0] * lo, fit.recall_interval[1] * min(1.0, pc + (pc - lo)))
+    warn = (f"blocking kept about {pc:.1%} of the sample's matches (of {n} links): recall is lower by that "
+            "much; score more pairs (more bands, or --blocking none) to keep more")
+    return dataclasses.replace(fit, recall=recall, f1=f1, recall_interval=interval,
+                               warnings=fit.warnings + ((warn,) if pc < 0.99 else ()))
+
+
+def _blocking_summary(blocked: Blocked, blocking: Blocking, n_a: int, n_b: int, threshold: float | None,
+                      fit: ThresholdFit | None, keys: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    pc, n = (blocked.completeness(threshold, None if fit is None else _posterior(fit, blocked, n_a))
+             if threshold is not None else (None, 0))
+    how = ({"method": "keys", "keys": ["+".join(k) for k in keys]} if blocked.plan is None
+           else {"method": "lsh", **blocked.plan.to_dict()})
+    return {
+        **how,
+        "chosen_by": blocking.method,
+        "seed": blocking.seed,
+        "candidate_pairs": blocked.candidates,
+        "reduction_ratio": 1.0 - blocked.candidates / (n_a * n_b),
+        "sample_records": len(blocked.sample),
+        "estimated_completeness": pc,  # share of the sample's matches at the threshold that blocking found
+        "sample_links": n,
+        "notes": list(blocked.plan.notes) if blocked.plan is not None else [],
+    }
 
 
 def read_match_model(path: str | Path) -> MatchModel:

@@ -21,7 +21,7 @@ from ..defaults import KERNEL
 from ..format.encoded import popcounts
 from ..progress import progress
 
-__all__ = ["TOP_K", "Pairs", "Scores", "dice_pairs", "dice_reference"]
+__all__ = ["TOP_K", "Pairs", "Scores", "candidate_scores", "dice_pairs", "dice_reference"]
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,57 @@ def dice_pairs(
         pairs = Pairs.empty()
     best = np.maximum(best_s[:, :TOP_K], 0.0)
     return Scores(pairs=pairs, best=best, kernel=kernel, comparisons=na * nb)
+
+
+def candidate_scores(a: np.ndarray, b: np.ndarray, ci: np.ndarray, cj: np.ndarray, *, threshold: float,
+                     top_k: int | None = None, kernel: str = KERNEL) -> Scores:
+    """:class:`Scores` of candidate pairs ``(ci, cj)`` (unique, sorted), as :func:`dice_pairs` makes them.
+
+    Each A row's best scores are over its candidates only; pairs are kept as
+    :func:`dice_pairs` keeps them (at or above ``threshold``; with ``top_k``, each row's best
+    few). Every kernel returns the same.
+    """
+    kernel = resolve_kernel(kernel)
+    ci, cj = np.ascontiguousarray(ci, dtype=np.int64), np.ascontiguousarray(cj, dtype=np.int64)
+    na = len(a)
+    pa, pb = popcounts(a), popcounts(b)
+    k = max(TOP_K, top_k or 0)
+    score = np.empty(len(ci), dtype=np.float64)
+    if kernel == "numba":
+        from .kernels import dice_candidates
+
+        best_s = np.full((na, k), -1.0)
+        best_j = np.full((na, k), -1, dtype=np.int64)
+        indptr = np.searchsorted(ci, np.arange(na + 1))
+        dice_candidates(as_words(a), as_words(b), pa, pb, indptr, cj, best_s, best_j, score)
+    else:
+        for s in range(0, len(ci), 1 << 16):
+            ii, jj = ci[s:s + (1 << 16)], cj[s:s + (1 << 16)]
+            score[s:s + (1 << 16)] = _dice_rows(np.bitwise_count(a[ii] & b[jj]).sum(axis=1, dtype=np.int64),
+                                                pa[ii], pb[jj])
+        order = np.lexsort((cj, -score, ci))  # by A row, best first, ties to the lower B row
+        rank = np.arange(len(ci)) - np.searchsorted(ci, np.arange(na))[ci[order]]
+        top = rank < k
+        best_s, best_j = np.full((na, k), -1.0), np.full((na, k), -1, dtype=np.int64)
+        best_s[ci[order][top], rank[top]] = score[order][top]
+        best_j[ci[order][top], rank[top]] = cj[order][top]
+    if top_k is not None:
+        rows = np.repeat(np.arange(na), top_k)
+        js, ss = best_j[:, :top_k].ravel(), best_s[:, :top_k].ravel()
+        ok = (js >= 0) & (ss >= threshold)
+        i, j, sc = rows[ok], js[ok], ss[ok]
+        order = np.lexsort((j, i))
+        pairs = Pairs(i[order], j[order], sc[order])
+    else:
+        keep = score >= threshold
+        pairs = Pairs(ci[keep], cj[keep], score[keep])
+    return Scores(pairs=pairs, best=np.maximum(best_s[:, :TOP_K], 0.0), kernel=kernel, comparisons=len(ci))
+
+
+def _dice_rows(inter: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    denom = (pa + pb).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, 2.0 * inter / denom, 0.0)
 
 
 def estimate_kept_pairs(a: np.ndarray, b: np.ndarray, *, threshold: float, sample: int = 256, seed: int = 0) -> float:

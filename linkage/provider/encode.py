@@ -32,6 +32,7 @@ from ..errors import InputError
 from ..format.encoded import Counts, Encoded
 from ..progress import progress
 from ..schema import RECORD_ID, Field, Schema
+from .block_keys import blocking_key_values
 from .extract import LONG_ROW, SHORT_ROW, as_text_frame
 from .harden import feature_key, harden_filters, salt_table
 from .keys import as_key, key_check_value, mac_key
@@ -250,7 +251,8 @@ def encode_frame(
     (``too_few_fields``). Rejected rows are numbered from 1 (``rejects["row"]``) in the order
     of ``df``. ``kernel`` (``auto``, ``numba`` or ``numpy``) only changes the speed, never the
     filters. The schema's hardening options are applied (see :mod:`linkage.schema.hardening`);
-    the filters are ``schema.output_length`` bits.
+    the filters are ``schema.output_length`` bits. The schema's blocking keys, if any, are
+    hashed beside them (:mod:`linkage.provider.block_keys`).
     """
     schema = schema or Schema.default()
     key = as_key(key, "key")
@@ -308,6 +310,7 @@ def encode_frame(
     return Encoded(
         record_ids=record_ids,
         clks=clks,
+        block_keys=blocking_key_values(schema, codes, good, key),
         schema=schema,
         key_check=key_check_value(key),
         counts=counts,

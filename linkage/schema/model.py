@@ -41,6 +41,9 @@ Schema files are TOML, in schema language version 3 (``linkage schema`` prints o
     part = "year"             # whole, or year, month, day of a date
     keyed = false
 
+    [blocking]                # version 3 only; optional keyed blocking keys (:mod:`.blocking`)
+    keys = [["date_of_birth"], ["soundex(first_name)", "soundex(last_name)"]]
+
 Version 2 is version 3 without ``[hardening]``; version 1 files (an array of ``[[fields]]``
 that replaced the defaults, each with its own ``column``) are still read, with their old
 meaning. Both mean no hardening. A schema is written in the lowest version that holds it:
@@ -59,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SchemaError
+from .blocking import blocking_key_problems, key_name
 from .hardening import DEFAULT_HARDENING, Hardening, hardening_problems
 from .kinds import KINDS
 
@@ -81,7 +85,8 @@ FILTER_LENGTHS = (64, 16384)  # smallest and largest, in bits, a multiple of 8
 _V1_WEIGHT = 10  # version 1 gave every field this weight unless it set one
 
 _FIELD_KEYS = ("kind", "feature", "weight", "q", "linkable")
-_SCHEMA_KEYS = ("version", "filter_length", "min_fields", "default_fields", "columns", "fields", "hardening")
+_SCHEMA_KEYS = ("version", "filter_length", "min_fields", "default_fields", "columns", "fields", "hardening",
+                "blocking")
 
 
 def _is_int(x: Any) -> bool:
@@ -197,7 +202,9 @@ class Schema:
     are read from a column of the same name. A record is rejected when fewer than
     ``min_fields`` of its linkable fields are present after standardisation. ``hardening``
     (a :class:`Hardening` or a table of its options; see :data:`.hardening.PROFILES`) is the
-    ``default`` profile unless given: ``Hardening()`` switches it off.
+    ``default`` profile unless given: ``Hardening()`` switches it off. ``blocking_keys``: keyed
+    blocking keys to add to the encoded file, each a tuple of parts (:mod:`.blocking`); none
+    by default, because they leak.
     """
 
     fields: tuple[Field, ...] = DEFAULT_FIELDS
@@ -205,6 +212,7 @@ class Schema:
     min_fields: int = 2
     columns: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
     hardening: Hardening | Mapping[str, Any] = DEFAULT
+    blocking_keys: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", tuple(self.fields))
@@ -240,6 +248,7 @@ class Schema:
             problems.append(f"filter_length must be a multiple of 8 from {lo} to {hi}")
         elif h.is_set:
             problems += hardening_problems(h, {f.name: (f.kind, f.feature) for f in self.fields}, L)
+        problems += blocking_key_problems(list(self.blocking_keys), {f.name: f.kind for f in self.fields})
         n_linkable = sum(f.linkable for f in self.fields)
         if self.fields and not n_linkable:
             problems.append("at least one field must be linkable (sex alone is not, by default)")
@@ -254,6 +263,7 @@ class Schema:
             raise SchemaError([f"column {c!r} is read by two fields" for c in dups])
         object.__setattr__(self, "columns", tuple(resolved.items()))
         object.__setattr__(self, "hardening", h.resolved(L))
+        object.__setattr__(self, "blocking_keys", tuple(tuple(key_name((p,)) for p in k) for k in self.blocking_keys))
 
     @classmethod
     def default(cls) -> Schema:
@@ -296,17 +306,22 @@ class Schema:
     def to_dict(self) -> dict[str, Any]:
         """The resolved schema, every default filled in; it never holds the key.
 
-        Version 2 when no hardening option is on, else version 3 with a ``hardening`` table.
+        Version 2 when no hardening option is on and there are no blocking keys, else version 3
+        with a ``hardening`` table (and a ``blocking`` one).
         """
         d = {
-            "version": SCHEMA_VERSION if self.hardening.is_set else _PLAIN_VERSION,
+            "version": SCHEMA_VERSION if self.hardening.is_set or self.blocking_keys else _PLAIN_VERSION,
             "filter_length": self.filter_length,
             "min_fields": self.min_fields,
             "default_fields": False,
             "columns": dict(self.columns),
             "fields": {f.name: f.to_dict() for f in self.fields},
         }
-        return {**d, "hardening": self.hardening.to_dict()} if self.hardening.is_set else d
+        if self.hardening.is_set or self.blocking_keys:
+            d["hardening"] = self.hardening.to_dict()
+        if self.blocking_keys:
+            d["blocking"] = {"keys": [list(k) for k in self.blocking_keys]}
+        return d
 
     def to_toml(self) -> str:
         """The resolved schema as a TOML file that loads back to an equal schema."""
@@ -406,6 +421,16 @@ def _parse(data: Any, source: str) -> Schema:
         kwargs["hardening"] = data["hardening"]  # checked by Schema, with the schema's other settings
         if not isinstance(data["hardening"], dict):
             problems.append("hardening must be a table [hardening]")
+    if version < 3 and "blocking" in data:
+        problems.append("[blocking] needs schema version 3: write version = 3")
+    elif "blocking" in data:
+        block = data["blocking"]
+        if not isinstance(block, dict) or set(block) - {"keys"}:
+            problems.append("blocking must be a table [blocking] with one entry, keys")
+        else:
+            keys = block.get("keys", [])
+            kwargs["blocking_keys"] = tuple(tuple(k) if isinstance(k, list) else k for k in keys) \
+                if isinstance(keys, list) else keys
     if problems:
         raise SchemaError(problems, source=source)
     try:
