@@ -115,23 +115,29 @@ class _NumpyTiles:
 
 
 class _NumbaTiles:
-    """Compiled tiles over 64-bit words, parallel over A rows; kept pairs land in row buffers."""
+    """Compiled tiles over 64-bit words, parallel over A rows; kept pairs land in row buffers.
 
-    rows, cols = 1024, 4096
+    Each B tile is held word-major (word ``x`` of every row together), so the innermost loop
+    runs over B rows and vectorises (see :func:`.kernels.dice_tile_words`).
+    """
+
+    rows, cols = 1024, 2048
 
     def __init__(self, a: np.ndarray, b: np.ndarray, keep_all: bool) -> None:
-        self.a, self.b, self.keep_all = as_words(a), as_words(b), keep_all
+        self.a, self.keep_all = as_words(a), keep_all
+        words = as_words(b)
+        self.b_tiles = [np.ascontiguousarray(words[j0:j0 + self.cols].T) for j0 in range(0, len(b), self.cols)]
         shape = (self.rows, min(self.cols, len(b))) if keep_all else (1, 1)
         self.out_j = np.empty(shape, dtype=np.int64)
         self.out_s = np.empty(shape, dtype=np.float64)
         self.out_n = np.zeros(self.rows, dtype=np.int64)
 
     def __call__(self, i0, i1, j0, j1, pa, pb, threshold, best_s, best_j):
-        from .kernels import dice_tile
+        from .kernels import dice_tile_words
 
         n = i1 - i0
-        dice_tile(self.a[i0:i1], self.b[j0:j1], pa, pb, threshold, j0, best_s, best_j,
-                  self.out_j, self.out_s, self.out_n, self.keep_all)
+        dice_tile_words(self.a[i0:i1], self.b_tiles[j0 // self.cols], pa, pb, threshold, j0, best_s, best_j,
+                        self.out_j, self.out_s, self.out_n, self.keep_all)
         if not self.keep_all:
             return None
         counts = self.out_n[:n]
