@@ -333,3 +333,17 @@ def test_lsh_that_would_not_fit_is_refused(synth_encoded):
     with pytest.raises(lk.LinkageError, match=r"LSH would make about .* candidate pairs"):
         run(ea.clks, eb.clks, threshold=0.4, top_k=5, kernel="auto", blocking=Blocking("lsh", sample=300),
             likely_above=None, max_candidates=10)
+
+
+def test_candidates_scored_a_chunk_at_a_time_give_the_same_scores(keyed_encoded):
+    from linkage.linker.block import blocked_scores as run
+
+    _, ea, eb = keyed_encoded
+    kw = {"threshold": 0.4, "top_k": 5, "kernel": "auto", "blocking": Blocking("keys", sample=300),
+          "likely_above": None, "keys": (ea.block_keys, eb.block_keys)}
+    whole, parts = run(ea.clks, eb.clks, chunk=1 << 16, **kw), run(ea.clks, eb.clks, chunk=97, **kw)
+    assert whole.candidates == parts.candidates > 0
+    for x, y in ((whole.scores.pairs.i, parts.scores.pairs.i), (whole.scores.pairs.j, parts.scores.pairs.j),
+                 (whole.scores.pairs.score, parts.scores.pairs.score), (whole.scores.best, parts.scores.best),
+                 (whole.exact_found, parts.exact_found)):
+        assert np.array_equal(x, y)

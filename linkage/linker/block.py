@@ -25,7 +25,7 @@ little more than random pairs do, and no bit sampling finds them cheaply. Measur
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,11 +33,11 @@ import numpy as np
 from ..defaults import BLOCK_ABOVE, BLOCKINGS
 from ..errors import InputError
 from ..progress import progress
-from .score import Pairs, Scores, candidate_scores, dice_pairs
+from .score import TOP_K, Pairs, Scores, candidate_scores, dice_pairs
 from .solve import solve_one_to_one
 
 __all__ = ["BLOCKINGS", "Blocked", "Blocking", "LshPlan", "band_signatures", "blocked_scores", "impute_best",
-           "key_candidates", "lsh_candidates", "pays", "plan_lsh", "shared_buckets"]
+           "iter_shared_buckets", "key_candidates", "lsh_candidates", "pays", "plan_lsh"]
 
 _DENSITY_RANGE = (0.05, 0.95)  # bits set in fewer or more of the filters than this are left out
 _MIN_POOL = 64
@@ -229,13 +229,15 @@ def pays(plan: LshPlan, n_a: int, n_b: int) -> bool:
     return cost < _PAYS_BELOW * n_a * n_b
 
 
-def shared_buckets(sig_a: Callable[[int, int], list[np.ndarray]], n_a: int, sig_b: list[np.ndarray], *,
-                   chunk: int = 1 << 16, skip_zero: bool = False, quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Unique pairs ``(i, j)``, sorted, of A and B rows with an equal bucket in some list.
+def iter_shared_buckets(sig_a: Callable[[int, int], list[np.ndarray]], n_a: int, sig_b: list[np.ndarray], *,
+                        chunk: int = 1 << 16, skip_zero: bool = False,
+                        quiet: bool = True) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """For each ``chunk`` of A rows ``r0:r1``: the unique pairs ``(i, j)``, sorted, of those A rows
+    and B rows with an equal bucket in some list.
 
     ``sig_b[t]`` holds every B row's bucket in list ``t``; ``sig_a(r0, r1)`` gives A rows
-    ``r0:r1``'s buckets in each list, so A is taken ``chunk`` rows at a time and memory grows
-    with B and with one chunk's pairs. ``skip_zero``: bucket 0 means none.
+    ``r0:r1``'s buckets in each list, so memory grows with B and with one chunk's pairs.
+    ``skip_zero``: bucket 0 means none.
     """
     sorted_b = []
     for sig in sig_b:
@@ -243,12 +245,11 @@ def shared_buckets(sig_a: Callable[[int, int], list[np.ndarray]], n_a: int, sig_
         if skip_zero:
             order = order[sig[order] != 0]
         sorted_b.append((sig[order], order.astype(np.int64)))
-    out_i, out_j = [], []
     nb = np.int64(len(sig_b[0])) if sig_b else np.int64(1)
     with progress(total=n_a, desc="blocking", quiet=quiet) as bar:
         for r0 in range(0, n_a, chunk):
             r1 = min(r0 + chunk, n_a)
-            codes = []
+            codes = [np.empty(0, np.int64)]
             for sig, (srt, order_b) in zip(sig_a(r0, r1), sorted_b):
                 lo = np.searchsorted(srt, sig, side="left")
                 n = np.searchsorted(srt, sig, side="right") - lo
@@ -260,32 +261,42 @@ def shared_buckets(sig_a: Callable[[int, int], list[np.ndarray]], n_a: int, sig_
                 ii = np.repeat(np.arange(r0, r1, dtype=np.int64), n)
                 offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
                 codes.append(ii * nb + order_b[np.repeat(lo, n) + offset])
-            if codes:
-                u = np.sort(np.concatenate(codes))  # a sort and a shift: faster than np.unique here
-                u = u[np.concatenate([[True], u[1:] != u[:-1]])]
-                out_i.append(u // nb)
-                out_j.append(u % nb)
+            u = np.sort(np.concatenate(codes))  # a sort and a shift: faster than np.unique here
+            u = u[np.concatenate([[True], u[1:] != u[:-1]])] if len(u) else u
+            yield r0, r1, u // nb, u % nb
             bar.update(r1 - r0)
-    if not out_i:
+
+
+def _joined(chunks: Iterator[tuple[int, int, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    parts = list(chunks)
+    if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(out_i), np.concatenate(out_j)
+    return np.concatenate([p[2] for p in parts]), np.concatenate([p[3] for p in parts])
+
+
+def _lsh_chunks(a: np.ndarray, b: np.ndarray, plan: LshPlan, *, chunk: int, quiet: bool):
+    def sig_a(r0: int, r1: int) -> list[np.ndarray]:
+        return [band_signatures(a[r0:r1], pos) for pos in plan.positions]
+
+    return iter_shared_buckets(sig_a, len(a), [band_signatures(b, pos) for pos in plan.positions], chunk=chunk,
+                               quiet=quiet)
+
+
+def _key_chunks(keys_a: np.ndarray, keys_b: np.ndarray, *, chunk: int, quiet: bool):
+    return iter_shared_buckets(lambda r0, r1: list(keys_a[r0:r1].T), len(keys_a), list(keys_b.T), chunk=chunk,
+                               skip_zero=True, quiet=quiet)
 
 
 def lsh_candidates(a: np.ndarray, b: np.ndarray, plan: LshPlan, *, chunk: int = 1 << 16,
                    quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Unique candidate pairs ``(i, j)``, sorted: rows that share a bucket in some band."""
-    def sig_a(r0: int, r1: int) -> list[np.ndarray]:
-        return [band_signatures(a[r0:r1], pos) for pos in plan.positions]
-
-    sig_b = [band_signatures(b, pos) for pos in plan.positions]
-    return shared_buckets(sig_a, len(a), sig_b, chunk=chunk, quiet=quiet)
+    return _joined(_lsh_chunks(a, b, plan, chunk=chunk, quiet=quiet))
 
 
 def key_candidates(keys_a: np.ndarray, keys_b: np.ndarray, *, chunk: int = 1 << 16,
                    quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Unique pairs ``(i, j)``, sorted, that share a value of some blocking key (0: none)."""
-    return shared_buckets(lambda r0, r1: list(keys_a[r0:r1].T), len(keys_a), list(keys_b.T), chunk=chunk,
-                          skip_zero=True, quiet=quiet)
+    return _joined(_key_chunks(keys_a, keys_b, chunk=chunk, quiet=quiet))
 
 
 @dataclass(frozen=True)
@@ -340,13 +351,14 @@ def _found(ci: np.ndarray, cj: np.ndarray, i: np.ndarray, j: np.ndarray, nb: int
 def blocked_scores(a: np.ndarray, b: np.ndarray, *, threshold: float, top_k: int | None, kernel: str,
                    blocking: Blocking, likely_above: float | Callable[[Pairs, np.ndarray], float | None] | None,
                    keys: tuple[np.ndarray, np.ndarray] | None = None, max_candidates: float | None = None,
-                   quiet: bool = True) -> Blocked | LshPlan:
+                   chunk: int = 1 << 16, quiet: bool = True) -> Blocked | LshPlan:
     """Score candidates (from the blocking ``keys`` of A and B when given, else LSH), and a
     seeded sample of A rows against all of B.
 
     With ``auto``, when the plan is not expected to pay (:func:`pays`), only the plan is
-    returned: scoring every pair is cheaper. A plan expected to give more than
-    ``max_candidates`` pairs is refused before any is made.
+    returned: scoring every pair is cheaper. Candidates are made and scored ``chunk`` A rows at
+    a time; a plan expected to give more than ``max_candidates`` pairs for one chunk is refused
+    before any is made.
 
     The sample plans the LSH: its one-to-one links scoring ``likely_above`` or more are the
     likely matches (a function of the sample's links and best scores may say where; None, or
@@ -364,7 +376,7 @@ def blocked_scores(a: np.ndarray, b: np.ndarray, *, threshold: float, top_k: int
     likely = assigned.select(assigned.score >= likely_above)
     if keys is not None:
         plan = None
-        ci, cj = key_candidates(*keys, quiet=quiet)
+        chunks = _key_chunks(*keys, chunk=chunk, quiet=quiet)
     else:
         if blocking.bands is not None and blocking.bits_per_band is not None:
             plan = LshPlan(_positions(bit_pool(a, b, seed=blocking.seed), blocking.bands, blocking.bits_per_band,
@@ -373,29 +385,45 @@ def blocked_scores(a: np.ndarray, b: np.ndarray, *, threshold: float, top_k: int
             plan = plan_lsh(a, b, (sample[likely.i], likely.j), blocking)
         if blocking.method == "auto" and not pays(plan, len(a), len(b)):
             return plan  # scoring every pair is cheaper: the caller does
-        expected = plan.expected_share * len(a) * len(b) if plan.expected_share is not None else 0.0
-        if max_candidates is not None and expected > max_candidates:
+        share = plan.expected_share or 0.0
+        if max_candidates is not None and share * min(chunk, len(a)) * len(b) > max_candidates:
             raise InputError(
-                f"LSH would make about {expected:,.0f} candidate pairs ({plan.expected_share:.1%} of all pairs), "
-                f"more than fit in memory: true pairs of this encoding agree on few more bits than random pairs, "
-                "so blocking by LSH does not pay; use --blocking none (or keys)")
-        ci, cj = lsh_candidates(a, b, plan, quiet=quiet)
-    blocked = candidate_scores(a, b, ci, cj, threshold=threshold, top_k=top_k, kernel=kernel)
-    found = blocked.best[sample].copy()
+                f"LSH would make about {share * len(a) * len(b):,.0f} candidate pairs ({share:.1%} of all pairs), "
+                f"more than fit in memory {min(chunk, len(a)):,} records at a time: true pairs of this encoding "
+                "agree on few more bits than random pairs, so blocking by LSH does not pay; use --blocking none "
+                "(or keys)")
+        chunks = _lsh_chunks(a, b, plan, chunk=chunk, quiet=quiet)
+    # Each chunk of A's candidates is scored as it comes; only its kept pairs and best scores stay.
+    best = np.zeros((len(a), TOP_K))
+    kept_i, kept_j, kept_s = [], [], []
+    exact_i = sample[exact.pairs.i]
+    exact_found = np.zeros(len(exact_i), dtype=bool)
+    n_candidates, kernel_used = 0, exact.kernel
+    for r0, r1, ci, cj in chunks:
+        part = candidate_scores(a[r0:r1], b, ci - r0, cj, threshold=threshold, top_k=top_k, kernel=kernel)
+        best[r0:r1] = part.best
+        kept_i.append(part.pairs.i + r0)
+        kept_j.append(part.pairs.j)
+        kept_s.append(part.pairs.score)
+        here = (exact_i >= r0) & (exact_i < r1)
+        exact_found[here] = _found(ci, cj, exact_i[here], exact.pairs.j[here], len(b))
+        n_candidates += len(ci)
+        kernel_used = part.kernel
+    found = best[sample].copy()
     # The sample rows' own pairs and best scores are exact: they replace the candidates' ones.
+    pi, pj, ps = (np.concatenate(x) if x else np.empty(0, t) for x, t in
+                  ((kept_i, np.int64), (kept_j, np.int64), (kept_s, np.float64)))
     in_sample = np.zeros(len(a), dtype=bool)
     in_sample[sample] = True
-    keep = ~in_sample[blocked.pairs.i]
-    pi = np.concatenate([blocked.pairs.i[keep], sample[exact.pairs.i]])
-    pj = np.concatenate([blocked.pairs.j[keep], exact.pairs.j])
-    ps = np.concatenate([blocked.pairs.score[keep], exact.pairs.score])
+    keep = ~in_sample[pi]
+    pi = np.concatenate([pi[keep], exact_i])
+    pj = np.concatenate([pj[keep], exact.pairs.j])
+    ps = np.concatenate([ps[keep], exact.pairs.score])
     order = np.lexsort((pj, pi))
-    best = blocked.best.copy()
     best[sample] = exact.best
-    scores = Scores(Pairs(pi[order], pj[order], ps[order]), best, blocked.kernel, len(ci) + len(sample) * len(b))
-    exact_found = _found(ci, cj, sample[exact.pairs.i], exact.pairs.j, len(b))
+    scores = Scores(Pairs(pi[order], pj[order], ps[order]), best, kernel_used, n_candidates + len(sample) * len(b))
     return Blocked(scores=scores, plan=plan, sample=sample, exact=exact, found=found, exact_found=exact_found,
-                   candidates=len(ci))
+                   candidates=n_candidates)
 
 
 def impute_best(blocked: Blocked, *, seed: int = 0) -> tuple[np.ndarray, float]:

@@ -358,10 +358,10 @@ def _with_completeness(fit: ThresholdFit, blocked: Blocked, n_a: int) -> Thresho
     pc, n = blocked.completeness(fit.threshold, _posterior(fit, blocked, n_a))
     if pc is None or pc >= 1.0:
         return fit
-    recall = fit.recall * pc
+    recall = float(fit.recall * pc)
     f1 = 2 * fit.precision * recall / (fit.precision + recall) if fit.precision + recall > 0 else 0.0
     lo = max(0.0, pc - 2.0 * np.sqrt(pc * (1 - pc) / max(n, 1)))  # about 95%, normal approximation
-    interval = (fit.recall_interval[0] * lo, fit.recall_interval[1] * min(1.0, pc + (pc - lo)))
+    interval = (float(fit.recall_interval[0] * lo), float(fit.recall_interval[1] * min(1.0, pc + (pc - lo))))
     warn = (f"blocking kept about {pc:.1%} of the sample's matches (of {n} links): recall is lower by that "
             "much; score more pairs (more bands, or --blocking none) to keep more")
     return dataclasses.replace(fit, recall=recall, f1=f1, recall_interval=interval,
