@@ -347,3 +347,14 @@ def test_candidates_scored_a_chunk_at_a_time_give_the_same_scores(keyed_encoded)
                  (whole.scores.pairs.score, parts.scores.pairs.score), (whole.scores.best, parts.scores.best),
                  (whole.exact_found, parts.exact_found)):
         assert np.array_equal(x, y)
+
+
+def test_link_summary_reports_time_and_peak_memory(tmp_path, synth_encoded):
+    _, ea, eb = synth_encoded
+    lk.write_encoded(ea, tmp_path / "a.enc.parquet")
+    lk.write_encoded(eb, tmp_path / "b.enc.parquet")
+    r = run_cli("link", tmp_path / "a.enc.parquet", tmp_path / "b.enc.parquet", "--out", tmp_path / "l.csv", "-q")
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "l.csv.summary.json").read_text())
+    assert summary["peak_memory_bytes"] > 50 * 2**20 and summary["seconds"] > 0
+    assert "peak memory" in r.output and " GiB" in r.output

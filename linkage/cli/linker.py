@@ -52,7 +52,9 @@ def echo_link_run(run) -> None:
     bands = res.band_counts()
     counts = ", ".join(f"{bands.get(b, 0):,} {b}" for b in ("match", "possible", "below") if b != "below" or b in bands)
     echo_replaced(run.replaced)
-    click.echo(f"wrote {run.out}: {counts}")
+    peak = run.summary.get("peak_memory_bytes")
+    took = f" in {run.summary['seconds']:,.1f} s" if "seconds" in run.summary else ""
+    click.echo(f"wrote {run.out}: {counts}{took}" + (f", peak memory {peak / 2**30:.2f} GiB" if peak else ""))
     if run.review is not None:
         click.echo(f"wrote {run.review}: the {bands.get('possible', 0):,} possible links with the other candidates "
                    "of both records, for clerical review at the providers")

@@ -10,6 +10,8 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,16 @@ def _available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def _peak_memory() -> int | None:
+    """Peak resident memory of this process so far, in bytes (None where the system cannot say)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # bytes on macOS, KiB on Linux
 
 
 def _candidate_budget() -> float | None:
@@ -434,6 +446,7 @@ def link_files(
     calibrate`, or a link summary). ``review`` writes, for each ``possible`` link, the other
     candidates of both records. ``force`` replaces these outputs, nothing else.
     """
+    started = time.perf_counter()
     file_a, file_b = Path(file_a), Path(file_b)
     outputs = link_table_outputs(out) + ([Path(review)] if review else [])
     inputs = (file_a, file_b, match_model if isinstance(match_model, (str, Path)) else None)
@@ -448,6 +461,7 @@ def link_files(
         "inputs": {"a": _input_record(a, file_a), "b": _input_record(b, file_b)},
         "file_a": file_a.name, "file_b": file_b.name, "provider_a": a.provider, "provider_b": b.provider,
         "schema_fingerprint": a.schema.fingerprint(), "key_check": a.key_check, **res.summary(),
+        "peak_memory_bytes": _peak_memory(), "seconds": round(time.perf_counter() - started, 3),
     }
     write_links(res.links, outputs[0], summary=summary, force=force)
     if review:
