@@ -164,7 +164,8 @@ def test_blocked_link_keeps_quality_and_reports_what_it_did(synth_encoded):
     assert blk["reduction_ratio"] > 0.9 and blk["candidate_pairs"] < 0.1 * len(ea) * len(eb)
     assert s["comparisons"] == blk["candidate_pairs"] + 1000 * len(eb)
     assert 0.9 <= blk["estimated_completeness"] <= 1.0
-    assert abs(s["estimated"]["recall"] - f_blk.recall) < 0.03
+    # Recall is estimated conservatively: relatives near the threshold count as missed matches.
+    assert -0.05 < s["estimated"]["recall"] - f_blk.recall < 0.01
     assert abs(s["estimated"]["precision"] - f_blk.precision) < 0.03
     assert full.summary()["blocking"] == {"method": "none"}
 

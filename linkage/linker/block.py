@@ -32,8 +32,9 @@ import numpy as np
 
 from ..defaults import BLOCK_ABOVE, BLOCKINGS
 from ..errors import InputError
+from ..format.encoded import popcounts
 from ..progress import progress
-from .score import TOP_K, Pairs, Scores, candidate_scores, dice_pairs
+from .score import TOP_K, Pairs, Scores, as_words, candidate_scores, dice_pairs
 from .solve import solve_one_to_one
 
 __all__ = ["BLOCKINGS", "Blocked", "Blocking", "LshPlan", "band_signatures", "blocked_scores", "impute_best",
@@ -42,12 +43,14 @@ __all__ = ["BLOCKINGS", "Blocked", "Blocking", "LshPlan", "band_signatures", "bl
 _DENSITY_RANGE = (0.05, 0.95)  # bits set in fewer or more of the filters than this are left out
 _MIN_POOL = 64
 _MAX_K = 64  # a band's signature fits one 64-bit word
-# Costs in units of one pair scored in a tile (about 4 ns a core on AVX2), measured roughly by
-# benchmarks/blocking.py: hashing one record into one band, and finding, deduplicating and
-# scoring one candidate pair. Blocking pays when it costs under half of scoring every pair.
+# Costs in units of one pair scored in a tile (about 5 ns a core on AVX2): hashing one record
+# into one band, and finding, deduplicating and scoring one candidate pair (benchmarks/scale.py:
+# 1.7e9 LSH candidates took about 330 s on two cores, some 75 tile pairs each). Blocking pays
+# when it costs under half of scoring every pair.
 _COST_HASH = 25.0
-_COST_CANDIDATE = 20.0
+_COST_CANDIDATE = 75.0
 _PAYS_BELOW = 0.5
+_CHUNK_CANDIDATES = 5e7  # LSH candidates made at a time, with those several bands share (about 400 MB)
 
 
 @dataclass(frozen=True)
@@ -392,15 +395,19 @@ def blocked_scores(a: np.ndarray, b: np.ndarray, *, threshold: float, top_k: int
                 f"more than fit in memory {min(chunk, len(a)):,} records at a time: true pairs of this encoding "
                 "agree on few more bits than random pairs, so blocking by LSH does not pay; use --blocking none "
                 "(or keys)")
-        chunks = _lsh_chunks(a, b, plan, chunk=chunk, quiet=quiet)
+        # About _CHUNK_CANDIDATES candidates at a time, counting a pair twice when bands share it.
+        per_row = max(2.0 * share * len(b), 1.0)
+        chunks = _lsh_chunks(a, b, plan, chunk=int(min(chunk, max(1024, _CHUNK_CANDIDATES // per_row))), quiet=quiet)
     # Each chunk of A's candidates is scored as it comes; only its kept pairs and best scores stay.
     best = np.zeros((len(a), TOP_K))
     kept_i, kept_j, kept_s = [], [], []
     exact_i = sample[exact.pairs.i]
     exact_found = np.zeros(len(exact_i), dtype=bool)
     n_candidates, kernel_used = 0, exact.kernel
+    words_b, pb = as_words(b), popcounts(b)  # once, not once per chunk
     for r0, r1, ci, cj in chunks:
-        part = candidate_scores(a[r0:r1], b, ci - r0, cj, threshold=threshold, top_k=top_k, kernel=kernel)
+        part = candidate_scores(a[r0:r1], words_b, ci - r0, cj, threshold=threshold, top_k=top_k, kernel=kernel,
+                                pb=pb)
         best[r0:r1] = part.best
         kept_i.append(part.pairs.i + r0)
         kept_j.append(part.pairs.j)

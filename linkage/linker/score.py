@@ -201,17 +201,19 @@ def dice_pairs(
 
 
 def candidate_scores(a: np.ndarray, b: np.ndarray, ci: np.ndarray, cj: np.ndarray, *, threshold: float,
-                     top_k: int | None = None, kernel: str = KERNEL) -> Scores:
+                     top_k: int | None = None, kernel: str = KERNEL, pb: np.ndarray | None = None) -> Scores:
     """:class:`Scores` of candidate pairs ``(ci, cj)`` (unique, sorted), as :func:`dice_pairs` makes them.
 
     Each A row's best scores are over its candidates only; pairs are kept as
     :func:`dice_pairs` keeps them (at or above ``threshold``; with ``top_k``, each row's best
-    few). Every kernel returns the same.
+    few). Every kernel returns the same. ``b`` may be packed bytes or 64-bit words (as
+    :func:`as_words` gives them), ``pb`` its popcounts when already known.
     """
     kernel = resolve_kernel(kernel)
     ci, cj = np.ascontiguousarray(ci, dtype=np.int64), np.ascontiguousarray(cj, dtype=np.int64)
     na = len(a)
-    pa, pb = popcounts(a), popcounts(b)
+    b = b.view(np.uint8) if b.dtype == np.uint64 else b
+    pa, pb = popcounts(a), popcounts(b) if pb is None else pb
     k = max(TOP_K, top_k or 0)
     score = np.empty(len(ci), dtype=np.float64)
     if kernel == "numba":
