@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -320,6 +321,7 @@ class Blocked:
     exact_found: np.ndarray  # whether each of the sample's exact pairs was a candidate
     candidates: int
 
+    @cached_property
     def sample_links(self) -> Pairs:
         """The sample's one-to-one links over all of B: what all-pairs scoring links for these rows."""
         return solve_one_to_one(self.exact.pairs)
@@ -332,7 +334,7 @@ class Blocked:
         link, so the share is that of matches, not of relatives that pass for them.
         """
         pairs = self.exact.pairs  # sorted by (i, j)
-        assigned = self.sample_links()
+        assigned = self.sample_links
         top = assigned.score >= at
         nb = np.int64(max(int(pairs.j.max(initial=0)) + 1, 1))
         at_pos = np.searchsorted(pairs.i * nb + pairs.j, assigned.i[top] * nb + assigned.j[top])

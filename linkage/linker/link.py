@@ -260,10 +260,9 @@ def link(
     if min_score is not None:
         lowest = min(lowest, min_score)
     lowest = max(lowest, 0.0)
+    model = match_model if match_model is not None else default_match_model(a.schema.fingerprint())
     blocked, declined = None, None
     if blocking.blocks(len(a), len(b)):
-        fingerprint = a.schema.fingerprint()
-        model = match_model if match_model is not None else default_match_model(fingerprint)
         blocked = blocked_scores(a.clks, b.clks, threshold=lowest, top_k=top_k, kernel=kernel, blocking=blocking,
                                  likely_above=threshold if threshold is not None else _sample_threshold(floor, model),
                                  keys=_blocking_keys(a, b, blocking, names), max_candidates=_candidate_budget(),
@@ -278,8 +277,6 @@ def link(
     assigned = solve_one_to_one(scores.pairs)
     fit, source = None, None
     if threshold is None:
-        fingerprint = a.schema.fingerprint()
-        model = match_model if match_model is not None else default_match_model(fingerprint)
         if model is not None:
             source = model.source or "given"
         keep = assigned.score >= floor
@@ -355,7 +352,7 @@ def _posterior(fit: ThresholdFit, blocked: Blocked, n_a: int):
     the sample's links, scaled to all of A.
     """
     grid = fit.curve["threshold"].to_numpy()
-    scores = np.sort(blocked.sample_links().score)
+    scores = np.sort(blocked.sample_links.score)
     links = (len(scores) - np.searchsorted(scores, grid)) * (n_a / max(len(blocked.sample), 1))
     tp = fit.curve["precision"].to_numpy() * links
     d_links, d_tp = -np.diff(links, append=0), -np.diff(tp, append=0.0)

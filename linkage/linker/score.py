@@ -55,18 +55,17 @@ class Scores:
 
 
 def _dice(inter: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
-    denom = (pa[:, None] + pb[None, :]).astype(np.float64)
+    """Dice from intersection counts and popcounts (broadcast); 0 where both filters are empty."""
+    denom = (pa + pb).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        s = 2.0 * inter / denom
-    s[denom == 0] = 0.0
-    return s
+        return np.where(denom > 0, 2.0 * inter / denom, 0.0)
 
 
 def dice_reference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """All-pairs Dice, the slow and obvious way: the reference the kernels are tested against."""
     bits_a = np.unpackbits(a, axis=1).astype(np.int64)
     bits_b = np.unpackbits(b, axis=1).astype(np.int64)
-    return _dice(bits_a @ bits_b.T, bits_a.sum(1), bits_b.sum(1))
+    return _dice(bits_a @ bits_b.T, bits_a.sum(1)[:, None], bits_b.sum(1)[None, :])
 
 
 TOP_K = 3  # best scores tracked per A record (the threshold model uses the best two)
@@ -106,7 +105,7 @@ class _NumpyTiles:
             bits_b = self.cache_b[j0:j1]
         else:
             bits_b = np.unpackbits(self.b[j0:j1], axis=1).astype(np.float32)
-        s = _dice(bits_a @ bits_b.T, pa, pb)
+        s = _dice(bits_a @ bits_b.T, pa[:, None], pb[None, :])
         _merge_top(best_s, best_j, s, j0)
         if not self.keep_all:
             return None
@@ -144,6 +143,16 @@ class _NumbaTiles:
         rows = np.repeat(np.arange(n), counts)
         pos = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
         return rows, self.out_j[rows, pos] + j0, self.out_s[rows, pos]
+
+
+def _top_pairs(best_s: np.ndarray, best_j: np.ndarray, top_k: int, threshold: float) -> Pairs:
+    """Each row's ``top_k`` best pairs at or above ``threshold``, sorted by ``(i, j)``."""
+    rows = np.repeat(np.arange(len(best_s)), top_k)
+    js, ss = best_j[:, :top_k].ravel(), best_s[:, :top_k].ravel()
+    ok = (js >= 0) & (ss >= threshold)
+    i, j, sc = rows[ok], js[ok], ss[ok]
+    order = np.lexsort((j, i))
+    return Pairs(i[order], j[order], sc[order])
 
 
 def dice_pairs(
@@ -186,11 +195,8 @@ def dice_pairs(
                     keep_s.append(kept[2])
             bar.update(i1 - i0)
     if top_k is not None:
-        rows = np.repeat(np.arange(na), top_k)
-        js, ss = best_j[:, :top_k].ravel(), best_s[:, :top_k].ravel()
-        ok = (js >= 0) & (ss >= threshold)
-        keep_i, keep_j, keep_s = [rows[ok]], [js[ok]], [ss[ok]]
-    if keep_i and sum(len(x) for x in keep_i):
+        pairs = _top_pairs(best_s, best_j, top_k, threshold)
+    elif keep_i:
         i, j, sc = np.concatenate(keep_i), np.concatenate(keep_j), np.concatenate(keep_s)
         order = np.lexsort((j, i))
         pairs = Pairs(i[order], j[order], sc[order])
@@ -226,7 +232,7 @@ def candidate_scores(a: np.ndarray, b: np.ndarray, ci: np.ndarray, cj: np.ndarra
     else:
         for s in range(0, len(ci), 1 << 16):
             ii, jj = ci[s:s + (1 << 16)], cj[s:s + (1 << 16)]
-            score[s:s + (1 << 16)] = _dice_rows(np.bitwise_count(a[ii] & b[jj]).sum(axis=1, dtype=np.int64),
+            score[s:s + (1 << 16)] = _dice(np.bitwise_count(a[ii] & b[jj]).sum(axis=1, dtype=np.int64),
                                                 pa[ii], pb[jj])
         order = np.lexsort((cj, -score, ci))  # by A row, best first, ties to the lower B row
         rank = np.arange(len(ci)) - np.searchsorted(ci, np.arange(na))[ci[order]]
@@ -235,22 +241,11 @@ def candidate_scores(a: np.ndarray, b: np.ndarray, ci: np.ndarray, cj: np.ndarra
         best_s[ci[order][top], rank[top]] = score[order][top]
         best_j[ci[order][top], rank[top]] = cj[order][top]
     if top_k is not None:
-        rows = np.repeat(np.arange(na), top_k)
-        js, ss = best_j[:, :top_k].ravel(), best_s[:, :top_k].ravel()
-        ok = (js >= 0) & (ss >= threshold)
-        i, j, sc = rows[ok], js[ok], ss[ok]
-        order = np.lexsort((j, i))
-        pairs = Pairs(i[order], j[order], sc[order])
+        pairs = _top_pairs(best_s, best_j, top_k, threshold)
     else:
         keep = score >= threshold
         pairs = Pairs(ci[keep], cj[keep], score[keep])
     return Scores(pairs=pairs, best=np.maximum(best_s[:, :TOP_K], 0.0), kernel=kernel, comparisons=len(ci))
-
-
-def _dice_rows(inter: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
-    denom = (pa + pb).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, 2.0 * inter / denom, 0.0)
 
 
 def estimate_kept_pairs(a: np.ndarray, b: np.ndarray, *, threshold: float, sample: int = 256, seed: int = 0) -> float:
