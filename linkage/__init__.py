@@ -1,8 +1,9 @@
 """linkage: privacy-preserving record linkage with keyed Bloom filters.
 
 Providers standardise and encode identifiers with a shared secret (:func:`encode_frame`,
-:func:`write_encoded`); the linkage unit reads encodings (:func:`read_encoded`) and links
-them (:func:`link`); researchers evaluate links against ground truth (:func:`evaluate`).
+:func:`write_encoded`); the linkage unit reads encodings (:func:`read_encoded`, or
+:func:`open_encoded` to stream a large file) and links them (:func:`link`, on a Dask
+:class:`Cluster` if asked); researchers evaluate links against ground truth (:func:`evaluate`).
 
 The rest lives in the subpackages, by who runs the code: :mod:`linkage.provider` (raw
 identifiers and the key), :mod:`linkage.linker` (encodings only), :mod:`linkage.format` and
@@ -27,7 +28,9 @@ _API = {
     "encode_frame": "linkage.provider.encode",
     "write_encoded": "linkage.format.encoded",
     "read_encoded": "linkage.format.encoded",
+    "open_encoded": "linkage.format.encoded",
     "link": "linkage.linker.link",
+    "Cluster": "linkage.linker.distribute",
     "evaluate": "linkage.research.evaluate",
     "plot_evaluation": "linkage.research.plots",
     "synth_families": "linkage.research.synth",
@@ -35,6 +38,7 @@ _API = {
 }
 
 __all__ = [
+    "Cluster",
     "Field",
     "LinkageError",
     "Schema",
@@ -43,6 +47,7 @@ __all__ = [
     "evaluate",
     "generate_key",
     "link",
+    "open_encoded",
     "plot_evaluation",
     "read_encoded",
     "read_key",
@@ -52,7 +57,8 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from .errors import LinkageError
-    from .format.encoded import read_encoded, write_encoded
+    from .format.encoded import open_encoded, read_encoded, write_encoded
+    from .linker.distribute import Cluster
     from .linker.link import link
     from .provider.encode import encode_frame
     from .provider.keys import generate_key, read_key

@@ -34,7 +34,10 @@ def echo_link_run(run) -> None:
             click.echo(f"blocking found about {blk['estimated_completeness']:.2%} of the sample's matches")
         for note in blk.get("notes", []):
             click.echo(f"linkage: warning: {note}", err=True)
-    click.echo(f"scored {res.comparisons:,} pairs with the {res.kernel} kernel; "
+    engine = res.engine or {}
+    where = (f" on Dask ({engine['workers']} workers, {engine['scheduler']} scheduler)"
+             if engine.get("engine") == "dask" else "")
+    click.echo(f"scored {res.comparisons:,} pairs with the {res.kernel} kernel{where}; "
                f"{res.candidates:,} candidate pairs kept")
     f = res.fit
     if f is not None and not f.evidence:
@@ -87,15 +90,26 @@ def echo_link_run(run) -> None:
               help=f"Score only candidate pairs from locality-sensitive hashing of the filters (lsh) or sharing a "
                    f"provider's blocking key (keys), every pair (none), or from {BLOCK_ABOVE:.0e} pairs keys if "
                    "both files carry them, else lsh if it pays (auto).")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Score parts of B as tasks on a local Dask cluster of this many worker processes "
+                   "(needs the dask extra: pip install 'linkage[dask]').")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Score parts of B on the Dask cluster at this scheduler address (tcp://host:8786); "
+                   "B must be at the same path on every worker.")
 @force_option("the link table, its summary and the review list")
 @quiet_option
 def link(file_a: Path, file_b: Path, out: Path, threshold: float | None, review_width: float,
          min_score: float | None, floor: float, match_model: Path | None, review_path: Path | None, top_k: int,
-         kernel: str, blocking: str, force: bool, quiet: bool) -> None:
-    """Link two encoded files one-to-one and write pseudonymous links with scores and bands."""
+         kernel: str, blocking: str, workers: int | None, scheduler: str | None, force: bool, quiet: bool) -> None:
+    """Link two encoded files one-to-one and write pseudonymous links with scores and bands.
+
+    FILE_B is read a part at a time (memory grows with FILE_A and one part): put the larger
+    file, a national one, second.
+    """
+    from ..linker.distribute import Cluster
     from ..linker.link import link_files
 
     run = link_files(file_a, file_b, out, review=review_path, match_model=match_model, force=force, quiet=quiet,
                      threshold=threshold, review_width=review_width, min_score=min_score, floor=floor, top_k=top_k,
-                     kernel=kernel, blocking=blocking)
+                     kernel=kernel, blocking=blocking, cluster=Cluster(workers=workers, scheduler=scheduler))
     echo_link_run(run)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,12 @@ __all__ = [
     "FORMAT_VERSIONS",
     "Counts",
     "Encoded",
+    "EncodedFile",
+    "Part",
+    "Rows",
     "manifest_path",
+    "open_encoded",
+    "part_ranges",
     "popcounts",
     "read_encoded",
     "write_encoded",
@@ -44,6 +50,7 @@ __all__ = [
 
 FORMAT_VERSION = 2  # written here
 FORMAT_VERSIONS = (1, 2)  # read here
+ROW_GROUP = 1 << 17  # rows per Parquet row group: the unit a reader streams (16 MiB of 1,024-bit filters)
 _META_KEY = b"linkage"
 
 
@@ -105,6 +112,10 @@ class Encoded:
     def popcounts(self) -> np.ndarray:
         """Bits set per filter."""
         return popcounts(self.clks)
+
+    def read_part(self, start: int, stop: int) -> Part:
+        """Rows ``start:stop`` (views, as :meth:`EncodedFile.read_part` reads them from a file)."""
+        return Rows(self.clks, self.block_keys).read_part(start, stop)
 
     def issue_lines(self) -> list[str]:
         """One line per field with problem counts (schema order; missing first, warnings marked)."""
@@ -176,7 +187,7 @@ def write_encoded(enc: Encoded, path: str | Path, *, provider: str | None = None
     table = pa.table(columns)
     table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})  # fields keep their order
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
         manifest = {
             "file": path.name,
             "format_version": FORMAT_VERSION,
@@ -209,8 +220,115 @@ def _verify_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
-    """Read an encoded file, checking its manifest digest, format version and columns."""
+@dataclass(frozen=True)
+class Part:
+    """Rows ``start:start + len(clks)`` of an encoded file: filters and blocking keys (None: the file has none)."""
+
+    start: int
+    clks: np.ndarray
+    block_keys: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.clks.shape[0]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Filters (and blocking keys) in memory, read a part at a time as a file is (:meth:`read_part`)."""
+
+    clks: np.ndarray
+    block_keys: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.clks.shape[0]
+
+    def read_part(self, start: int, stop: int) -> Part:
+        """Rows ``start:stop`` (views)."""
+        return Part(start, self.clks[start:stop], None if self.block_keys is None else self.block_keys[start:stop])
+
+
+def part_ranges(n: int, rows: int) -> list[tuple[int, int]]:
+    """Rows ``0:n`` in consecutive ranges of ``rows`` (the last may be shorter)."""
+    rows = max(int(rows), 1)
+    return [(s, min(s + rows, n)) for s in range(0, n, rows)]
+
+
+@dataclass(frozen=True)
+class EncodedFile:
+    """An encoded file, checked and opened, whose filters are read a part at a time.
+
+    The metadata is read and checked when opened (:func:`open_encoded`); the filters and
+    blocking keys are read by :meth:`read_part` from the Parquet row groups that hold the rows
+    asked for, so a national file links in memory that grows with one part, not with the file.
+    It holds only the path and the metadata, so it travels cheaply to Dask workers that
+    read their parts themselves.
+    """
+
+    path: Path
+    schema: Schema
+    key_check: str
+    counts: Counts
+    group_rows: tuple[int, ...]
+    field_issues: dict[str, dict[str, int]] = field(default_factory=dict)
+    provider: str | None = None
+    created: str | None = None
+    sha256: str | None = None
+
+    def __len__(self) -> int:
+        return sum(self.group_rows)
+
+    @property
+    def key_columns(self) -> list[str]:
+        return [_key_column(k) for k in range(len(self.schema.blocking_keys))]
+
+    @property
+    def has_block_keys(self) -> bool:
+        return bool(self.schema.blocking_keys)
+
+    @cached_property
+    def record_ids(self) -> pl.Series:
+        """Every record id, read alone (the filters are not read)."""
+        table = pq.read_table(self.path, columns=["record_id"])
+        return pl.from_arrow(table.column("record_id")).cast(pl.Utf8).alias("record_id")
+
+    def read_part(self, start: int, stop: int) -> Part:
+        """Rows ``start:stop``, read from the row groups that hold them."""
+        ends = np.cumsum(self.group_rows)
+        first = int(np.searchsorted(ends, start, side="right"))
+        last = int(np.searchsorted(ends, max(stop - 1, start), side="right"))
+        groups = list(range(first, min(last, len(self.group_rows) - 1) + 1))
+        offset = int(ends[first - 1]) if first else 0
+        try:
+            table = pq.ParquetFile(self.path).read_row_groups(groups, columns=["clk", *self.key_columns])
+        except (pa.ArrowException, OSError):
+            raise IntegrityError(f"{self.path}: could not read rows {start + 1:,} to {stop:,}; the file changed or "
+                                 "is damaged since it was opened") from None
+        table = table.slice(start - offset, stop - start)
+        return Part(start, _clks(table, self.schema.output_length // 8), _keys(table, self.key_columns))
+
+    def load(self) -> Encoded:
+        """The whole file in memory."""
+        whole = self.read_part(0, len(self))
+        return Encoded(record_ids=self.record_ids, clks=whole.clks, block_keys=whole.block_keys, schema=self.schema,
+                       key_check=self.key_check, counts=self.counts, field_issues=self.field_issues,
+                       provider=self.provider, created=self.created, sha256=self.sha256)
+
+
+def _clks(table: pa.Table, nbytes: int) -> np.ndarray:
+    clk = table.column("clk").combine_chunks()
+    data = np.frombuffer(clk.buffers()[1], dtype=np.uint8)
+    start = clk.offset * nbytes
+    return data[start : start + len(clk) * nbytes].reshape(len(clk), nbytes).copy()
+
+
+def _keys(table: pa.Table, key_columns: list[str]) -> np.ndarray | None:
+    if not key_columns:
+        return None
+    return np.stack([table.column(c).to_numpy() for c in key_columns], axis=1).astype(np.uint64)
+
+
+def open_encoded(path: str | Path, *, verify: bool = True) -> EncodedFile:
+    """Open an encoded file: check its manifest digest, format version, metadata and columns; read no filter."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
@@ -218,7 +336,8 @@ def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
     try:
         pf = pq.ParquetFile(path)
         raw = (pf.schema_arrow.metadata or {}).get(_META_KEY)
-        table = pf.read() if raw is not None else None
+        arrow_schema = pf.schema_arrow
+        group_rows = tuple(pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups))
     except (pa.ArrowException, OSError):
         raise InputError(f"{path}: not a Parquet file; expected an encoded file from `linkage encode`") from None
     if raw is None:
@@ -249,29 +368,18 @@ def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
         raise IntegrityError(f"{path}: linkage metadata is inconsistent (its counts)") from None
     nbytes = schema.output_length // 8
     key_columns = [_key_column(k) for k in range(len(schema.blocking_keys))]
-    if (table.column_names != ["record_id", "clk", *key_columns] or table.schema.field("clk").type != pa.binary(nbytes)
-            or any(table.schema.field(c).type != pa.uint64() for c in key_columns)):
+    if (arrow_schema.names != ["record_id", "clk", *key_columns] or arrow_schema.field("clk").type != pa.binary(nbytes)
+            or any(arrow_schema.field(c).type != pa.uint64() for c in key_columns)):
         raise IntegrityError(f"{path}: columns do not match the encoded file format")
     if schema.fingerprint() != meta.get("schema_fingerprint"):
         raise IntegrityError(f"{path}: schema fingerprint does not match its schema")
-    if table.num_rows != counts.encoded:
-        raise IntegrityError(f"{path}: holds {table.num_rows} rows but its metadata says {counts.encoded}")
-    clk = table.column("clk").combine_chunks()
-    data = np.frombuffer(clk.buffers()[1], dtype=np.uint8)
-    start = clk.offset * nbytes
-    clks = data[start : start + len(clk) * nbytes].reshape(len(clk), nbytes).copy()
-    record_ids = pl.from_arrow(table.column("record_id")).cast(pl.Utf8).alias("record_id")
-    block_keys = (np.stack([table.column(c).to_numpy() for c in key_columns], axis=1).astype(np.uint64)
-                  if key_columns else None)
-    return Encoded(
-        record_ids=record_ids,
-        clks=clks,
-        block_keys=block_keys,
-        schema=schema,
-        key_check=meta["key_check"],
-        counts=counts,
-        field_issues=meta.get("field_issues", {}),
-        provider=meta.get("provider"),
-        created=meta.get("created"),
-        sha256=manifest.get("sha256"),
-    )
+    if sum(group_rows) != counts.encoded:
+        raise IntegrityError(f"{path}: holds {sum(group_rows)} rows but its metadata says {counts.encoded}")
+    return EncodedFile(path=path, schema=schema, key_check=meta["key_check"], counts=counts, group_rows=group_rows,
+                       field_issues=meta.get("field_issues", {}), provider=meta.get("provider"),
+                       created=meta.get("created"), sha256=manifest.get("sha256"))
+
+
+def read_encoded(path: str | Path, *, verify: bool = True) -> Encoded:
+    """Read an encoded file whole, checking its manifest digest, format version and columns."""
+    return open_encoded(path, verify=verify).load()

@@ -25,17 +25,20 @@ little more than random pairs do, and no bit sampling finds them cheaply. Measur
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
 from ..defaults import BLOCK_ABOVE, BLOCKINGS
 from ..errors import InputError
-from ..format.encoded import popcounts
+from ..format.encoded import Rows, part_ranges, popcounts
 from ..progress import progress
-from .score import TOP_K, Pairs, Scores, as_words, candidate_scores, dice_pairs
+from .distribute import Runner, part_rows, task_threads
+from .score import TOP_K, Pairs, ScoreMerge, Scores, as_words, candidate_scores, dice_pairs
 from .solve import solve_one_to_one
 
 __all__ = ["BLOCKINGS", "Blocked", "Blocking", "LshPlan", "band_signatures", "blocked_scores", "impute_best",
@@ -51,6 +54,7 @@ _MAX_K = 64  # a band's signature fits one 64-bit word
 _COST_HASH = 25.0
 _COST_CANDIDATE = 75.0
 _PAYS_BELOW = 0.5
+_PLAN_ROWS = 20_000  # B rows, seeded, whose filters the LSH plan samples bits and random pairs from
 _CHUNK_CANDIDATES = 5e7  # LSH candidates made at a time, with those several bands share (about 400 MB)
 
 
@@ -148,11 +152,11 @@ def bit_pool(a: np.ndarray, b: np.ndarray, *, seed: int = 0, sample: int = 20_00
     return pool
 
 
-def _agreement(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """Share of the pool's bits on which each listed pair agrees."""
-    out = np.empty(len(i))
-    for s in range(0, len(i), 8192):
-        out[s:s + 8192] = (_bit(a[i[s:s + 8192]], pool) == _bit(b[j[s:s + 8192]], pool)).mean(axis=1)
+def _agreement(x: np.ndarray, y: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Share of the pool's bits on which each pair of filters ``(x[r], y[r])`` agrees."""
+    out = np.empty(len(x))
+    for s in range(0, len(x), 8192):
+        out[s:s + 8192] = (_bit(x[s:s + 8192], pool) == _bit(y[s:s + 8192], pool)).mean(axis=1)
     return out
 
 
@@ -168,28 +172,33 @@ def plan_lsh(
     b: np.ndarray,
     likely: tuple[np.ndarray, np.ndarray],
     blocking: Blocking,
+    *,
+    n_b: int | None = None,
 ) -> LshPlan:
-    """Bands and bits per band for ``blocking``, from likely matches ``(i, j)`` and random pairs.
+    """Bands and bits per band for ``blocking``, from likely matches and random pairs.
 
-    A pair agreeing on a share ``p`` of the sampled bits is kept with probability ``1 - (1 -
-    p**k)**L``. Expected completeness is the mean of that over the likely matches; expected
-    candidates, over seeded random pairs of A and B.
+    ``b`` is B or a seeded sample of its rows (``n_b``: how many rows B has, when a sample);
+    ``likely`` holds the filters of the likely matches' A and B records. A pair agreeing on a
+    share ``p`` of the sampled bits is kept with probability ``1 - (1 - p**k)**L``. Expected
+    completeness is the mean of that over the likely matches; expected candidates, over
+    seeded random pairs of A and B.
     """
     pool = bit_pool(a, b, seed=blocking.seed)
     rng = np.random.default_rng(blocking.seed)
     n_random = 50_000
     ri, rj = rng.integers(0, len(a), n_random), rng.integers(0, len(b), n_random)
-    p_non = _agreement(a, b, ri, rj, pool)
-    li, lj = likely
+    p_non = _agreement(a[ri], b[rj], pool)
+    la, lb = likely
     notes = []
-    if len(li) >= 20:
-        p_match = _agreement(a, b, li, lj, pool)
+    if len(la) >= 20:
+        p_match = _agreement(la, lb, pool)
     else:  # too few likely matches to learn from: assume they agree on 85% of the bits
         p_match = np.full(20, 0.85)
         notes.append("too few likely matches in the sample to plan on; assumed they agree on 85% of the bits")
     ks = [blocking.bits_per_band] if blocking.bits_per_band else list(range(4, min(_MAX_K, len(pool)) + 1))
     bands = np.arange(1, blocking.max_bands + 1) if blocking.bands is None else np.array([blocking.bands])
-    pairs, records = float(len(a)) * len(b), float(len(a) + len(b))
+    n_b = len(b) if n_b is None else n_b
+    pairs, records = float(len(a)) * n_b, float(len(a) + n_b)
     best = None  # (reaches target, cost or -completeness, k, L, completeness, share)
     # Agreements take few distinct values (shares of the pool): work on those, with counts.
     vm, wm = np.unique(p_match, return_counts=True)
@@ -222,7 +231,7 @@ def plan_lsh(
                      f"matches and at most {blocking.max_share:.1%} of the pairs: this one is expected to keep "
                      f"{completeness:.1%}")
     return LshPlan(positions=_positions(pool, L, k, blocking.seed), expected_completeness=float(completeness),
-                   expected_share=float(share), likely_matches=int(len(li)), notes=tuple(notes))
+                   expected_share=float(share), likely_matches=int(len(la)), notes=tuple(notes))
 
 
 def pays(plan: LshPlan, n_a: int, n_b: int) -> bool:
@@ -320,6 +329,7 @@ class Blocked:
     found: np.ndarray
     exact_found: np.ndarray  # whether each of the sample's exact pairs was a candidate
     candidates: int
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each pass: sample, candidates
 
     @cached_property
     def sample_links(self) -> Pairs:
@@ -345,94 +355,214 @@ class Blocked:
         return float(w @ hit / w.sum()), int(len(hit))
 
 
-def _found(ci: np.ndarray, cj: np.ndarray, i: np.ndarray, j: np.ndarray, nb: int) -> np.ndarray:
-    """Whether each pair ``(i, j)`` is among the sorted unique candidates ``(ci, cj)``."""
-    codes = ci * np.int64(nb) + cj
-    want = i * np.int64(nb) + j
+def _found(codes: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Whether each pair code in ``want`` is among the sorted unique ``codes``."""
     pos = np.clip(np.searchsorted(codes, want), 0, max(len(codes) - 1, 0))
     return (codes[pos] == want) if len(codes) else np.zeros(len(want), dtype=bool)
 
 
-def blocked_scores(a: np.ndarray, b: np.ndarray, *, threshold: float, top_k: int | None, kernel: str,
+@dataclass(frozen=True)
+class _SampleJob:
+    """What each part of B does for the sample: score it, and hand over the B rows the plan needs."""
+
+    threshold: float
+    top_k: int | None
+    kernel: str
+    plan_rows: np.ndarray  # B rows whose filters the LSH plan samples (empty: no plan to make)
+    threads: int | None
+
+
+def _sample_part(span: tuple[int, int], a: np.ndarray, source: Any, job: _SampleJob):
+    """Rows ``span`` of B against the sample of A; the filters of the plan's rows and of the pairs kept."""
+    start, stop = span
+    part = source.read_part(start, stop)
+    with task_threads(job.threads):
+        scores = dice_pairs(a, part.clks, threshold=job.threshold, top_k=job.top_k, kernel=job.kernel)
+    rows = np.unique(np.concatenate([job.plan_rows[(job.plan_rows >= start) & (job.plan_rows < stop)] - start,
+                                     scores.pairs.j])) if len(job.plan_rows) else np.empty(0, np.int64)
+    return start, scores, rows + start, part.clks[rows]
+
+
+@dataclass(frozen=True)
+class _Side:
+    """A as each part's task needs it: filters, buckets in each list, and which rows are the sample."""
+
+    clks: np.ndarray
+    lists: list[np.ndarray]  # each A row's bucket in each band or blocking key
+    in_sample: np.ndarray
+
+
+@dataclass(frozen=True)
+class _CandidateJob:
+    threshold: float
+    top_k: int | None
+    kernel: str
+    plan: LshPlan | None  # None: blocking keys
+    chunk: int  # A rows whose candidates are made at a time
+    n_b: int
+    threads: int | None
+
+
+def _candidate_part(span: tuple[int, int], a: _Side, source: Any, job: _CandidateJob):
+    """Candidates of all of A among rows ``span`` of B, scored; the sample's candidates as pair codes."""
+    start, stop = span
+    part = source.read_part(start, stop)
+    if job.plan is None:
+        sig_b, skip_zero = list(part.block_keys.T), True
+    else:
+        sig_b, skip_zero = [band_signatures(part.clks, pos) for pos in job.plan.positions], False
+    na = len(a.clks)
+    k = max(TOP_K, job.top_k or 0)
+    top_s, top_j = np.full((na, k), -1.0), np.full((na, k), -1, dtype=np.int64)
+    kept, sample_codes, n, kernel = [], [], 0, job.kernel
+    words_b, pb = as_words(part.clks), popcounts(part.clks)  # once, not once per chunk
+    chunks = iter_shared_buckets(lambda r0, r1: [x[r0:r1] for x in a.lists], na, sig_b, chunk=job.chunk,
+                                 skip_zero=skip_zero)
+    with task_threads(job.threads):
+        for r0, r1, ci, cj in chunks:
+            got = candidate_scores(a.clks[r0:r1], words_b, ci - r0, cj, threshold=job.threshold, top_k=job.top_k,
+                                   kernel=job.kernel, pb=pb)
+            top_s[r0:r1], top_j[r0:r1] = got.top
+            kept.append(Pairs(got.pairs.i + r0, got.pairs.j, got.pairs.score))
+            mine = a.in_sample[ci]
+            sample_codes.append(ci[mine] * np.int64(job.n_b) + cj[mine] + start)
+            n += len(ci)
+            kernel = got.kernel
+    pairs = Pairs(*(np.concatenate([getattr(p, x) for p in kept]) for x in ("i", "j", "score"))) if kept \
+        else Pairs.empty()
+    scores = Scores(pairs, np.maximum(top_s[:, :TOP_K], 0.0), kernel, n, top=(top_s, top_j))
+    return start, scores, np.concatenate(sample_codes) if sample_codes else np.empty(0, np.int64)
+
+
+def _sources(b: Any, keys: np.ndarray | tuple[np.ndarray, np.ndarray] | None):
+    """B as a source of parts, and A's blocking keys (arrays of B's keys are wrapped with them)."""
+    if isinstance(keys, tuple):
+        keys_a, keys_b = keys
+    else:
+        keys_a, keys_b = keys, None
+    if isinstance(b, np.ndarray):
+        b = Rows(b, keys_b)
+    return b, keys_a
+
+
+def blocked_scores(a: np.ndarray, b: Any, *, threshold: float, top_k: int | None, kernel: str,
                    blocking: Blocking, likely_above: float | Callable[[Pairs, np.ndarray], float | None] | None,
-                   keys: tuple[np.ndarray, np.ndarray] | None = None, max_candidates: float | None = None,
-                   chunk: int = 1 << 16, quiet: bool = True) -> Blocked | LshPlan:
-    """Score candidates (from the blocking ``keys`` of A and B when given, else LSH), and a
-    seeded sample of A rows against all of B.
+                   keys: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
+                   max_candidates: float | None = None, chunk: int = 1 << 16, runner: Runner | None = None,
+                   quiet: bool = True) -> Blocked | LshPlan:
+    """Score candidates (from blocking ``keys`` when given, else LSH), and a seeded sample of A
+    rows against all of B.
+
+    ``b`` is an encoded file (:class:`~linkage.format.encoded.EncodedFile`, read a part at a
+    time), an :class:`~linkage.format.encoded.Encoded`, or packed filters; ``keys`` are A's
+    blocking keys (B's come with its parts), or for filters, A's and B's. Parts of B run on
+    ``runner`` (default: this process, one after another) and merge into the same result.
 
     With ``auto``, when the plan is not expected to pay (:func:`pays`), only the plan is
     returned: scoring every pair is cheaper. Candidates are made and scored ``chunk`` A rows at
-    a time; a plan expected to give more than ``max_candidates`` pairs for one chunk is refused
-    before any is made.
+    a time against a part of B; a plan expected to give more than ``max_candidates`` pairs at
+    a time is refused before any is made.
 
     The sample plans the LSH: its one-to-one links scoring ``likely_above`` or more are the
     likely matches (a function of the sample's links and best scores may say where; None, or
     a function that returns None: its best tenth). It also lets the threshold model see every
     A row's best scores as all-pairs scoring would (:func:`impute_best`).
     """
+    runner = runner or Runner()
+    started = time.perf_counter()
+    b, keys_a = _sources(b, keys)
+    n_a, n_b = len(a), len(b)
     rng = np.random.default_rng(blocking.seed)
-    sample = np.sort(rng.choice(len(a), blocking.sample_size(len(a), len(b)), replace=False))
-    exact = dice_pairs(a[sample], b, threshold=threshold, top_k=top_k, kernel=kernel, quiet=quiet)
+    sample = np.sort(rng.choice(n_a, blocking.sample_size(n_a, n_b), replace=False))
+    planning = keys_a is None and (blocking.bands is None or blocking.bits_per_band is None)
+    plan_rows = np.sort(rng.choice(n_b, min(n_b, _PLAN_ROWS), replace=False)) if keys_a is None \
+        else np.empty(0, np.int64)
+    n_lists = keys_a.shape[1] if keys_a is not None else (blocking.bands or blocking.max_bands)
+    spans = part_ranges(n_b, part_rows(n_b, lists=n_lists, workers=runner.workers))
+
+    # Pass 1: the sample against all of B, and the B filters the plan needs.
+    exact_sum = ScoreMerge(len(sample), threshold=threshold, top_k=top_k)
+    got_rows, got_clks = [], []
+    job = _SampleJob(threshold, top_k, kernel, plan_rows, runner.threads)
+    source = runner.share(b)
+    with progress(total=n_b, desc="sampling", quiet=quiet) as bar:
+        for start, part, rows, clks in runner.map(_sample_part, spans, runner.share(a[sample]), source, job):
+            exact_sum.add(part, start)
+            got_rows.append(rows)
+            got_clks.append(clks)
+            bar.update(part.comparisons // max(len(sample), 1))
+    exact = exact_sum.result()
+    sampled = time.perf_counter()
     assigned = solve_one_to_one(exact.pairs)
-    if keys is None and callable(likely_above):
+    if keys_a is None and callable(likely_above):
         likely_above = likely_above(assigned, exact.best)
     if likely_above is None or callable(likely_above):
         likely_above = float(np.quantile(exact.best[:, 0], 0.9)) if len(assigned) else 1.0
     likely = assigned.select(assigned.score >= likely_above)
-    if keys is not None:
+    if keys_a is not None:
         plan = None
-        chunks = _key_chunks(*keys, chunk=chunk, quiet=quiet)
+        lists = [np.ascontiguousarray(k) for k in keys_a.T]
+        chunk_rows = chunk
     else:
-        if blocking.bands is not None and blocking.bits_per_band is not None:
-            plan = LshPlan(_positions(bit_pool(a, b, seed=blocking.seed), blocking.bands, blocking.bits_per_band,
-                                      blocking.seed))
+        rows = np.concatenate(got_rows) if got_rows else np.empty(0, np.int64)
+        order = np.argsort(rows, kind="stable")
+        rows, clks = rows[order], np.concatenate(got_clks)[order]
+        b_plan = clks[np.searchsorted(rows, plan_rows)]
+        if not planning:
+            plan = LshPlan(_positions(bit_pool(a, b_plan, seed=blocking.seed), blocking.bands,
+                                      blocking.bits_per_band, blocking.seed))
         else:
-            plan = plan_lsh(a, b, (sample[likely.i], likely.j), blocking)
-        if blocking.method == "auto" and not pays(plan, len(a), len(b)):
+            plan = plan_lsh(a, b_plan, (a[sample[likely.i]], clks[np.searchsorted(rows, likely.j)]), blocking,
+                            n_b=n_b)
+        if blocking.method == "auto" and not pays(plan, n_a, n_b):
             return plan  # scoring every pair is cheaper: the caller does
         share = plan.expected_share or 0.0
-        if max_candidates is not None and share * min(chunk, len(a)) * len(b) > max_candidates:
+        part_max = max(e - s for s, e in spans)
+        if max_candidates is not None and share * min(chunk, n_a) * part_max > max_candidates:
             raise InputError(
-                f"LSH would make about {share * len(a) * len(b):,.0f} candidate pairs ({share:.1%} of all pairs), "
-                f"more than fit in memory {min(chunk, len(a)):,} records at a time: true pairs of this encoding "
+                f"LSH would make about {share * n_a * n_b:,.0f} candidate pairs ({share:.1%} of all pairs), "
+                f"more than fit in memory {min(chunk, n_a):,} records at a time: true pairs of this encoding "
                 "agree on few more bits than random pairs, so blocking by LSH does not pay; use --blocking none "
                 "(or keys)")
+        lists = [band_signatures(a, pos) for pos in plan.positions]  # A hashed once, not once per part
         # About _CHUNK_CANDIDATES candidates at a time, counting a pair twice when bands share it.
-        per_row = max(2.0 * share * len(b), 1.0)
-        chunks = _lsh_chunks(a, b, plan, chunk=int(min(chunk, max(1024, _CHUNK_CANDIDATES // per_row))), quiet=quiet)
-    # Each chunk of A's candidates is scored as it comes; only its kept pairs and best scores stay.
-    best = np.zeros((len(a), TOP_K))
-    kept_i, kept_j, kept_s = [], [], []
+        per_row = max(2.0 * share * part_max, 1.0)
+        chunk_rows = int(min(chunk, max(1024, _CHUNK_CANDIDATES // per_row)))
+
+    # Pass 2: each part's candidates, made a chunk of A at a time and scored as they come.
+    in_sample = np.zeros(n_a, dtype=bool)
+    in_sample[sample] = True
+    side = runner.share(_Side(a, lists, in_sample))
+    job = _CandidateJob(threshold, top_k, kernel, plan, chunk_rows, n_b, runner.threads)
+    cand_sum = ScoreMerge(n_a, threshold=threshold, top_k=top_k)
+    codes = []
+    with progress(total=n_b, desc="blocking", quiet=quiet) as bar:
+        for start, part, sample_codes in runner.map(_candidate_part, spans, side, source, job):
+            cand_sum.add(part, start)
+            codes.append(sample_codes)
+            bar.update(_span_rows(spans, start))
+    cand = cand_sum.result()
+    codes = np.sort(np.concatenate(codes)) if codes else np.empty(0, np.int64)
     exact_i = sample[exact.pairs.i]
-    exact_found = np.zeros(len(exact_i), dtype=bool)
-    n_candidates, kernel_used = 0, exact.kernel
-    words_b, pb = as_words(b), popcounts(b)  # once, not once per chunk
-    for r0, r1, ci, cj in chunks:
-        part = candidate_scores(a[r0:r1], words_b, ci - r0, cj, threshold=threshold, top_k=top_k, kernel=kernel,
-                                pb=pb)
-        best[r0:r1] = part.best
-        kept_i.append(part.pairs.i + r0)
-        kept_j.append(part.pairs.j)
-        kept_s.append(part.pairs.score)
-        here = (exact_i >= r0) & (exact_i < r1)
-        exact_found[here] = _found(ci, cj, exact_i[here], exact.pairs.j[here], len(b))
-        n_candidates += len(ci)
-        kernel_used = part.kernel
+    exact_found = _found(codes, exact_i * np.int64(n_b) + exact.pairs.j)
+    best = cand.best.copy()
     found = best[sample].copy()
     # The sample rows' own pairs and best scores are exact: they replace the candidates' ones.
-    pi, pj, ps = (np.concatenate(x) if x else np.empty(0, t) for x, t in
-                  ((kept_i, np.int64), (kept_j, np.int64), (kept_s, np.float64)))
-    in_sample = np.zeros(len(a), dtype=bool)
-    in_sample[sample] = True
-    keep = ~in_sample[pi]
-    pi = np.concatenate([pi[keep], exact_i])
-    pj = np.concatenate([pj[keep], exact.pairs.j])
-    ps = np.concatenate([ps[keep], exact.pairs.score])
+    keep = ~in_sample[cand.pairs.i]
+    pi = np.concatenate([cand.pairs.i[keep], exact_i])
+    pj = np.concatenate([cand.pairs.j[keep], exact.pairs.j])
+    ps = np.concatenate([cand.pairs.score[keep], exact.pairs.score])
     order = np.lexsort((pj, pi))
     best[sample] = exact.best
-    scores = Scores(Pairs(pi[order], pj[order], ps[order]), best, kernel_used, n_candidates + len(sample) * len(b))
+    scores = Scores(Pairs(pi[order], pj[order], ps[order]), best, cand.kernel if cand.comparisons else exact.kernel,
+                    cand.comparisons + len(sample) * n_b)
+    seconds = {"sample": round(sampled - started, 3), "candidates": round(time.perf_counter() - sampled, 3)}
     return Blocked(scores=scores, plan=plan, sample=sample, exact=exact, found=found, exact_found=exact_found,
-                   candidates=n_candidates)
+                   candidates=cand.comparisons, seconds=seconds)
+
+
+def _span_rows(spans: list[tuple[int, int]], start: int) -> int:
+    return next(e - s for s, e in spans if s == start)
 
 
 def impute_best(blocked: Blocked, *, seed: int = 0) -> tuple[np.ndarray, float]:

@@ -22,11 +22,12 @@ import polars as pl
 from .._version import __version__
 from ..defaults import BLOCKING, FLOOR, KERNEL, REVIEW_WIDTH, TOP_K
 from ..errors import InputError, IntegrityError
-from ..format.encoded import Encoded, read_encoded
+from ..format.encoded import Encoded, EncodedFile, open_encoded, read_encoded
 from ..format.files import check_outputs
 from ..format.links import BELOW, LINK_COLUMNS, POSSIBLE, link_table_outputs, write_links, write_review
 from .block import BLOCKINGS, Blocked, Blocking, LshPlan, blocked_scores, impute_best
-from .score import Pairs, dice_pairs, estimate_kept_pairs
+from .distribute import Cluster, Runner, open_runner
+from .score import Pairs, dice_pairs_parts, estimate_kept_pairs
 from .solve import band_labels, review_floor, solve_one_to_one
 from .threshold import MatchModel, ThresholdFit, default_match_model, estimate_threshold
 
@@ -56,6 +57,8 @@ class LinkResult:
     model: str | None = None  # where the reference match-score model came from
     review: pl.DataFrame | None = field(default=None, repr=False)
     blocking: dict[str, Any] | None = None  # how candidate pairs were found (None: every pair scored)
+    engine: dict[str, Any] | None = None  # where the parts of B were scored (this process, or Dask)
+    seconds: dict[str, float] | None = None  # wall time of each stage: sample, candidates or scoring, the rest
 
     def band_counts(self) -> dict[str, int]:
         vc = self.links["band"].value_counts()
@@ -74,6 +77,7 @@ class LinkResult:
             "candidate_pairs": self.candidates,
             "bands": self.band_counts(),
             "blocking": self.blocking or {"method": "none"},
+            "engine": self.engine or {"engine": "local"},
         }
         if self.fit:
             f = self.fit
@@ -96,22 +100,24 @@ class LinkResult:
         return out
 
 
-def _same_encodings(a: Encoded, b: Encoded) -> bool:
+def _same_encodings(a: Encoded | EncodedFile, b: Encoded | EncodedFile) -> bool:
     if a is b or (a.sha256 is not None and a.sha256 == b.sha256):
         return True
-    if len(a) != len(b) or a.clks.shape != b.clks.shape:
+    if len(a) != len(b) or a.schema.output_length != b.schema.output_length:
         return False
     oa, ob = np.argsort(a.record_ids.to_numpy()), np.argsort(b.record_ids.to_numpy())  # in any order
-    return bool(np.array_equal(a.record_ids.to_numpy()[oa], b.record_ids.to_numpy()[ob])
-                and np.array_equal(a.clks[oa], b.clks[ob]))
+    if not np.array_equal(a.record_ids.to_numpy()[oa], b.record_ids.to_numpy()[ob]):
+        return False
+    return bool(np.array_equal(a.read_part(0, len(a)).clks[oa], b.read_part(0, len(b)).clks[ob]))
 
 
-def check_compatible(a: Encoded, b: Encoded, *, names: tuple[str, str] = ("A", "B")) -> None:
+def check_compatible(a: Encoded | EncodedFile, b: Encoded | EncodedFile, *,
+                     names: tuple[str, str] = ("A", "B")) -> None:
     """Refuse files encoded with different schemas or keys, empty files, or a file and itself."""
     for enc, name in zip((a, b), names):
-        if not isinstance(enc, Encoded):
-            raise InputError(f"{name}: expected an Encoded (from encode_frame or read_encoded), "
-                             f"got {type(enc).__name__}")
+        if not isinstance(enc, (Encoded, EncodedFile)):
+            raise InputError(f"{name}: expected an Encoded (from encode_frame or read_encoded) or an opened "
+                             f"encoded file (open_encoded), got {type(enc).__name__}")
     if a.schema.fingerprint() != b.schema.fingerprint():
         diff = a.schema.difference(b.schema, names=names) or "their fingerprints differ"
         raise IntegrityError(
@@ -163,11 +169,12 @@ def _candidate_budget() -> float | None:
     return None if have is None else 0.5 * have / _CANDIDATE_BYTES
 
 
-def _check_memory(a: Encoded, b: Encoded, lowest: float, top_k: int | None) -> None:
+def _check_memory(a: Encoded, b: Encoded | EncodedFile, lowest: float, top_k: int | None) -> None:
     """Before scoring every pair above ``lowest`` (no top-k), refuse a job that would not fit."""
     if top_k is not None:
         return
-    pairs = estimate_kept_pairs(a.clks, b.clks, threshold=lowest)
+    part = b.read_part(0, min(len(b), 1 << 16))  # B's first rows stand for all of it
+    pairs = estimate_kept_pairs(a.clks, part.clks, threshold=lowest) * len(b) / max(len(part), 1)
     need, have = pairs * _PAIR_BYTES, _available_memory()
     if have is not None and need > 0.8 * have:
         raise InputError(
@@ -208,8 +215,8 @@ def _review(assigned: Pairs, bands: np.ndarray, pairs: Pairs, ids_a: np.ndarray,
 
 
 def link(
-    a: Encoded,
-    b: Encoded,
+    a: Encoded | EncodedFile,
+    b: Encoded | EncodedFile,
     *,
     threshold: float | None = None,
     review_width: float = REVIEW_WIDTH,
@@ -219,6 +226,7 @@ def link(
     kernel: str = KERNEL,
     match_model: MatchModel | None = None,
     blocking: Blocking | str = BLOCKING,
+    cluster: Cluster | None = None,
     quiet: bool = True,
     names: tuple[str, str] = ("A", "B"),
 ) -> LinkResult:
@@ -238,8 +246,15 @@ def link(
     locality-sensitive hashing are scored; then a seeded sample of A is also scored against
     all of B, so the threshold estimate sees what all-pairs scoring would, and the estimated
     recall counts the pairs blocking missed.
+
+    B may be an opened encoded file (:func:`~linkage.format.encoded.open_encoded`): it is read a
+    part at a time, so memory grows with A and one part of B; put the larger file second.
+    ``cluster`` runs the parts as tasks on Dask (:class:`~linkage.linker.distribute.Cluster`),
+    with the same result.
     """
     check_compatible(a, b, names=names)
+    if isinstance(a, EncodedFile):
+        a = a.load()
     for label, value in (("threshold", threshold), ("min_score", min_score), ("floor", floor)):
         if value is not None and (not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0):
             raise InputError(f"{label} must be a number from 0 to 1")
@@ -261,19 +276,14 @@ def link(
         lowest = min(lowest, min_score)
     lowest = max(lowest, 0.0)
     model = match_model if match_model is not None else default_match_model(a.schema.fingerprint())
-    blocked, declined = None, None
-    if blocking.blocks(len(a), len(b)):
-        blocked = blocked_scores(a.clks, b.clks, threshold=lowest, top_k=top_k, kernel=kernel, blocking=blocking,
-                                 likely_above=threshold if threshold is not None else _sample_threshold(floor, model),
-                                 keys=_blocking_keys(a, b, blocking, names), max_candidates=_candidate_budget(),
-                                 quiet=quiet)
-        if not isinstance(blocked, Blocked):
-            declined, blocked = _declined(blocked), None
-    if blocked is not None:
-        scores = blocked.scores
-    else:
-        _check_memory(a, b, lowest, top_k)
-        scores = dice_pairs(a.clks, b.clks, threshold=lowest, top_k=top_k, kernel=kernel, quiet=quiet)
+    keys = _blocking_keys(a, b, blocking, names) if blocking.blocks(len(a), len(b)) else None
+    started = time.perf_counter()
+    with open_runner(cluster) as runner:
+        blocked, declined, scores = _scores(a, b, runner, lowest=lowest, top_k=top_k, kernel=kernel,
+                                            blocking=blocking, keys=keys, threshold=threshold, floor=floor,
+                                            model=model, quiet=quiet)
+        engine = runner.describe()
+    scored = time.perf_counter()
     assigned = solve_one_to_one(scores.pairs)
     fit, source = None, None
     if threshold is None:
@@ -307,21 +317,46 @@ def link(
         review=_review(assigned, bands, scores.pairs, ids_a, ids_b),
         blocking=declined if blocked is None else _blocking_summary(blocked, blocking, len(a), len(b), threshold,
                                                                     fit, a.schema.blocking_keys),
+        engine=engine,
+        seconds={**(blocked.seconds if blocked is not None else {"scoring": round(scored - started, 3)}),
+                 "assignment_and_threshold": round(time.perf_counter() - scored, 3)},
     )
 
 
-def _blocking_keys(a: Encoded, b: Encoded, blocking: Blocking,
-                   names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Both files' blocking keys, when ``blocking`` uses them (``keys``; ``auto`` if both carry the same)."""
+def _scores(a: Encoded, b: Encoded | EncodedFile, runner: Runner, *, lowest: float, top_k: int | None, kernel: str,
+            blocking: Blocking, keys: np.ndarray | None, threshold: float | None, floor: float,
+            model: MatchModel | None, quiet: bool):
+    """Scores of blocking (with what it found), or of every pair, and what `auto` declined."""
+    if blocking.blocks(len(a), len(b)):
+        blocked = blocked_scores(a.clks, b, threshold=lowest, top_k=top_k, kernel=kernel, blocking=blocking,
+                                 likely_above=threshold if threshold is not None else _sample_threshold(floor, model),
+                                 keys=keys, max_candidates=_candidate_budget(), runner=runner, quiet=quiet)
+        if isinstance(blocked, Blocked):
+            return blocked, None, blocked.scores
+        declined = _declined(blocked)
+    else:
+        declined = None
+    _check_memory(a, b, lowest, top_k)
+    return None, declined, dice_pairs_parts(a.clks, b, threshold=lowest, top_k=top_k, kernel=kernel, runner=runner,
+                                            quiet=quiet)
+
+
+def _carries_keys(enc: Encoded | EncodedFile) -> bool:
+    return enc.has_block_keys if isinstance(enc, EncodedFile) else enc.block_keys is not None
+
+
+def _blocking_keys(a: Encoded, b: Encoded | EncodedFile, blocking: Blocking,
+                   names: tuple[str, str]) -> np.ndarray | None:
+    """A's blocking keys, when ``blocking`` uses them (``keys``; ``auto`` if both files carry the same)."""
     if blocking.method not in ("keys", "auto"):
         return None
     same = a.schema.blocking_keys == b.schema.blocking_keys
-    if a.block_keys is not None and b.block_keys is not None and same:
-        return a.block_keys, b.block_keys
+    if _carries_keys(a) and _carries_keys(b) and same:
+        return a.block_keys
     if blocking.method == "auto":
         return None
     for enc, name in zip((a, b), names):
-        if enc.block_keys is None:
+        if not _carries_keys(enc):
             raise InputError(f"{name}: carries no blocking keys (schema [blocking]); --blocking keys needs them in "
                              "both files, or use --blocking lsh")
     ka, kb = (", ".join("+".join(k) for k in e.schema.blocking_keys) for e in (a, b))
@@ -450,7 +485,7 @@ def link_files(
     replaced = check_outputs(outputs, inputs=inputs, force=force)
     if isinstance(match_model, (str, Path)):
         match_model = read_match_model(match_model)
-    a, b = read_encoded(file_a), read_encoded(file_b)
+    a, b = read_encoded(file_a), open_encoded(file_b)  # B is read a part at a time
     res = link(a, b, quiet=quiet, names=(str(file_a), str(file_b)), match_model=match_model, **options)
     summary = {
         "tool_version": __version__,
@@ -459,6 +494,7 @@ def link_files(
         "file_a": file_a.name, "file_b": file_b.name, "provider_a": a.provider, "provider_b": b.provider,
         "schema_fingerprint": a.schema.fingerprint(), "key_check": a.key_check, **res.summary(),
         "peak_memory_bytes": _peak_memory(), "seconds": round(time.perf_counter() - started, 3),
+        "seconds_by_stage": res.seconds,
     }
     write_links(res.links, outputs[0], summary=summary, force=force)
     if review:

@@ -12,16 +12,19 @@ the same numbers; pairs are returned sorted by ``(i, j)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..compiled import resolve_kernel
 from ..defaults import KERNEL
-from ..format.encoded import popcounts
+from ..format.encoded import part_ranges, popcounts
 from ..progress import progress
+from .distribute import Runner, part_rows, task_threads
 
-__all__ = ["TOP_K", "Pairs", "Scores", "candidate_scores", "dice_pairs", "dice_reference"]
+__all__ = ["TOP_K", "Pairs", "ScoreMerge", "Scores", "candidate_scores", "dice_pairs", "dice_pairs_parts",
+           "dice_reference"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,52 @@ class Scores:
 
     kernel: str
     comparisons: int
+    # Each A row's best scores and their B rows (score desc, then B row asc; -1: none), as many
+    # as the pairs kept per row and TOP_K need: what scores of parts of B merge on.
+    top: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+
+class ScoreMerge:
+    """Scores of A against parts of B (disjoint rows), merged as they arrive, in any order, into
+    exactly the :class:`Scores` that one pass over all of B gives.
+
+    Each A row keeps its best few scores and B rows (ties: the lower B row), as the kernels
+    do, so memory grows with ``len(a)`` and the kept pairs, never with B.
+    """
+
+    def __init__(self, n_a: int, *, threshold: float, top_k: int | None) -> None:
+        self.threshold, self.top_k = threshold, top_k
+        k = max(TOP_K, top_k or 0)
+        self.top_s = np.full((n_a, k), -1.0)
+        self.top_j = np.full((n_a, k), -1, dtype=np.int64)
+        self.kept: list[Pairs] = []
+        self.comparisons, self.kernel = 0, None
+
+    def add(self, part: Scores, start: int = 0) -> None:
+        """Fold in ``part``, scored against B rows from ``start`` (its B rows count from there)."""
+        s, j = part.top
+        k = self.top_s.shape[1]
+        cand_s = np.concatenate([self.top_s, s], axis=1)
+        cand_j = np.concatenate([self.top_j, np.where(j >= 0, j + start, -1)], axis=1)
+        order = np.lexsort((cand_j, -cand_s), axis=1)[:, :k]
+        self.top_s = np.take_along_axis(cand_s, order, axis=1)
+        self.top_j = np.take_along_axis(cand_j, order, axis=1)
+        if self.top_k is None and len(part.pairs):
+            self.kept.append(Pairs(part.pairs.i, part.pairs.j + start, part.pairs.score))
+        self.comparisons += part.comparisons
+        self.kernel = part.kernel
+
+    def result(self) -> Scores:
+        if self.top_k is not None:
+            pairs = _top_pairs(self.top_s, self.top_j, self.top_k, self.threshold)
+        elif self.kept:
+            i, j, sc = (np.concatenate([getattr(p, x) for p in self.kept]) for x in ("i", "j", "score"))
+            order = np.lexsort((j, i))
+            pairs = Pairs(i[order], j[order], sc[order])
+        else:
+            pairs = Pairs.empty()
+        return Scores(pairs=pairs, best=np.maximum(self.top_s[:, :TOP_K], 0.0), kernel=self.kernel or KERNEL,
+                      comparisons=self.comparisons, top=(self.top_s, self.top_j))
 
 
 def _dice(inter: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
@@ -203,7 +252,43 @@ def dice_pairs(
     else:
         pairs = Pairs.empty()
     best = np.maximum(best_s[:, :TOP_K], 0.0)
-    return Scores(pairs=pairs, best=best, kernel=kernel, comparisons=na * nb)
+    return Scores(pairs=pairs, best=best, kernel=kernel, comparisons=na * nb, top=(best_s, best_j))
+
+
+@dataclass(frozen=True)
+class _PairsJob:
+    threshold: float
+    top_k: int | None
+    kernel: str
+    threads: int | None
+    quiet: bool
+
+
+def _pairs_part(span: tuple[int, int], a: np.ndarray, source: Any, job: _PairsJob) -> tuple[int, Scores]:
+    """All of A against rows ``span`` of B (B rows counted from the part's start)."""
+    part = source.read_part(*span)
+    with task_threads(job.threads):
+        return span[0], dice_pairs(a, part.clks, threshold=job.threshold, top_k=job.top_k, kernel=job.kernel,
+                                   quiet=job.quiet)
+
+
+def dice_pairs_parts(a: np.ndarray, b: Any, *, threshold: float, top_k: int | None = None, kernel: str = KERNEL,
+                     runner: Runner | None = None, quiet: bool = True) -> Scores:
+    """:func:`dice_pairs` of A against B read a part at a time (``b``: anything with ``read_part``,
+    such as an encoded file), the parts run on ``runner`` and merged: the same result, in
+    memory that grows with one part of B."""
+    runner = runner or Runner()
+    # Parts of some 2e10 comparisons (seconds each): few enough that merging them costs little.
+    rows = part_rows(len(b), workers=runner.workers, most=max(1 << 15, int(2e10 // max(len(a), 1))))
+    spans = part_ranges(len(b), rows)
+    one = len(spans) == 1 and runner.workers == 1
+    job = _PairsJob(threshold, top_k, resolve_kernel(kernel), runner.threads, quiet or not one)
+    merged = ScoreMerge(len(a), threshold=threshold, top_k=top_k)
+    with progress(total=len(b), desc="scoring B", quiet=quiet or one) as bar:
+        for start, part in runner.map(_pairs_part, spans, runner.share(a), runner.share(b), job):
+            merged.add(part, start)
+            bar.update(part.comparisons // max(len(a), 1))
+    return merged.result()
 
 
 def candidate_scores(a: np.ndarray, b: np.ndarray, ci: np.ndarray, cj: np.ndarray, *, threshold: float,
@@ -245,7 +330,8 @@ def candidate_scores(a: np.ndarray, b: np.ndarray, ci: np.ndarray, cj: np.ndarra
     else:
         keep = score >= threshold
         pairs = Pairs(ci[keep], cj[keep], score[keep])
-    return Scores(pairs=pairs, best=np.maximum(best_s[:, :TOP_K], 0.0), kernel=kernel, comparisons=len(ci))
+    return Scores(pairs=pairs, best=np.maximum(best_s[:, :TOP_K], 0.0), kernel=kernel, comparisons=len(ci),
+                  top=(best_s, best_j))
 
 
 def estimate_kept_pairs(a: np.ndarray, b: np.ndarray, *, threshold: float, sample: int = 256, seed: int = 0) -> float:
