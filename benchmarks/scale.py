@@ -79,6 +79,7 @@ def main() -> None:
     p.add_argument("--blocking", default="keys")
     p.add_argument("--profile", default="default")
     p.add_argument("--workers", type=int, help="run on a local Dask cluster of this many workers")
+    p.add_argument("--worker-threads", type=int, default=1, help="threads of each Dask worker")
     p.add_argument("--dir", type=Path, default=Path("/tmp/linkage-scale"))
     p.add_argument("--json", type=Path)
     args = p.parse_args()
@@ -88,7 +89,7 @@ def main() -> None:
     out = Path(str(b).replace("-b.enc.parquet", f"-{tag}.links.parquet"))
     cmd = [str(Path(sys.executable).parent / "linkage"), "link", str(a), str(b), "--out", str(out),
            "--blocking", args.blocking, "--force", "--quiet"]
-    cmd += ["--workers", str(args.workers)] if args.workers else []
+    cmd += ["--workers", str(args.workers), "--worker-threads", str(args.worker_threads)] if args.workers else []
     t = time.perf_counter()
     run = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t

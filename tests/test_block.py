@@ -359,3 +359,36 @@ def test_link_summary_reports_time_and_peak_memory(tmp_path, synth_encoded):
     summary = json.loads((tmp_path / "l.csv.summary.json").read_text())
     assert summary["peak_memory_bytes"] > 50 * 2**20 and summary["seconds"] > 0
     assert "peak memory" in r.output and " GiB" in r.output
+
+
+def test_evaluate_measures_pair_completeness_from_the_encoded_files(keyed_encoded, tmp_path):
+    data, ea, eb = keyed_encoded
+    pa, pb, out = tmp_path / "a.enc.parquet", tmp_path / "b.enc.parquet", tmp_path / "l.csv"
+    lk.write_encoded(ea, pa)
+    lk.write_encoded(eb, pb)
+    truth = tmp_path / "truth.csv"
+    data.truth.write_csv(truth)
+    assert run_cli("link", pa, pb, "--out", out, "--blocking", "keys", "--quiet").exit_code == 0
+    # By hand: a true pair is a candidate when its records share a (non-empty) blocking key.
+    row_a = dict(zip(ea.record_ids.to_list(), ea.block_keys))
+    row_b = dict(zip(eb.record_ids.to_list(), eb.block_keys))
+    hits = [a in row_a and b in row_b and bool(((row_a[a] == row_b[b]) & (row_a[a] != 0)).any())
+            for a, b in data.truth.select("id_a", "id_b").iter_rows()]
+    want = sum(hits) / len(hits)
+    assert 0.9 < want < 1.0  # some true pairs share no key: the measure can tell
+    r = run_cli("evaluate", out, "--truth", truth, "--encoded", pa, pb)
+    assert r.exit_code == 0, r.output
+    assert f"pair completeness: {want:.4f} of the {len(hits):,} true pairs were candidates" in r.output
+    assert "reduction ratio" in r.output
+    r = run_cli("evaluate", out, "--truth", truth)
+    assert "pass --encoded A B" in r.output
+    # LSH: a true pair is a candidate when it agrees on every sampled bit of some band.
+    from linkage.research.evaluate import pair_completeness
+
+    positions = np.array([[0, 1, 2, 3]])
+    clk_a = dict(zip(ea.record_ids.to_list(), np.unpackbits(ea.clks, axis=1)))
+    clk_b = dict(zip(eb.record_ids.to_list(), np.unpackbits(eb.clks, axis=1)))
+    same = [a in clk_a and b in clk_b and bool((clk_a[a][:4] == clk_b[b][:4]).all())
+            for a, b in data.truth.select("id_a", "id_b").iter_rows()]
+    got, n = pair_completeness(data.truth, ea, eb, {"method": "lsh", "positions": positions.tolist()})
+    assert n == len(same) and got == pytest.approx(sum(same) / len(same))

@@ -101,7 +101,7 @@ def test_cli_links_a_file_read_in_parts(files, small_parts, tmp_path):
 def test_part_rows_bound_memory_and_feed_every_worker():
     assert part_rows(10_000_000) == 1 << 20
     assert part_rows(10_000_000, lists=64) == (1 << 28) // (16 * 64)
-    assert part_rows(100_000, workers=2) == -(-100_000 // 6)
+    assert part_rows(100_000, workers=2) == -(-100_000 // 4)
     assert part_rows(100, workers=4) == 4096  # not smaller than that: tasks would cost more than they do
 
 

@@ -93,6 +93,8 @@ def echo_link_run(run) -> None:
 @click.option("--workers", type=click.IntRange(min=1),
               help="Score parts of B as tasks on a local Dask cluster of this many worker processes "
                    "(needs the dask extra: pip install 'linkage[dask]').")
+@click.option("--worker-threads", type=click.IntRange(min=1),
+              help="Threads of each local Dask worker (default: the cores shared among the workers).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Score parts of B on the Dask cluster at this scheduler address (tcp://host:8786); "
                    "B must be at the same path on every worker.")
@@ -100,7 +102,8 @@ def echo_link_run(run) -> None:
 @quiet_option
 def link(file_a: Path, file_b: Path, out: Path, threshold: float | None, review_width: float,
          min_score: float | None, floor: float, match_model: Path | None, review_path: Path | None, top_k: int,
-         kernel: str, blocking: str, workers: int | None, scheduler: str | None, force: bool, quiet: bool) -> None:
+         kernel: str, blocking: str, workers: int | None, worker_threads: int | None, scheduler: str | None,
+         force: bool, quiet: bool) -> None:
     """Link two encoded files one-to-one and write pseudonymous links with scores and bands.
 
     FILE_B is read a part at a time (memory grows with FILE_A and one part): put the larger
@@ -111,5 +114,6 @@ def link(file_a: Path, file_b: Path, out: Path, threshold: float | None, review_
 
     run = link_files(file_a, file_b, out, review=review_path, match_model=match_model, force=force, quiet=quiet,
                      threshold=threshold, review_width=review_width, min_score=min_score, floor=floor, top_k=top_k,
-                     kernel=kernel, blocking=blocking, cluster=Cluster(workers=workers, scheduler=scheduler))
+                     kernel=kernel, blocking=blocking,
+                     cluster=Cluster(workers=workers, scheduler=scheduler, threads=worker_threads))
     echo_link_run(run)

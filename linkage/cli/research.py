@@ -12,15 +12,18 @@ from ._shared import echo_replaced, file_path, force_option, quiet_option, unit_
 __all__ = ["calibrate", "demo", "evaluate", "synth"]
 
 
-def _evaluate_and_echo(links_path: Path, truth_path: Path, plot_path: Path | None) -> None:
+def _evaluate_and_echo(links_path: Path, truth_path: Path, plot_path: Path | None,
+                       encoded: tuple[Path, Path] | None = None) -> None:
     from ..format.links import read_links, read_summary
     from ..provider.extract import read_extract
     from ..research.evaluate import evaluate as evaluate_links
 
-    ev = evaluate_links(read_links(links_path), read_extract(truth_path))
+    truth = read_extract(truth_path)
+    ev = evaluate_links(read_links(links_path), truth)
     summary = read_summary(links_path) or {}
     click.echo(f"quality of the 'match' links in {links_path}:")
     click.echo(ev.table())
+    _echo_pair_completeness(summary, truth, encoded)
     est = summary.get("estimated")
     if est:
         click.echo(f"  estimated at link time (no labels): precision {est['precision']:.4f}, "
@@ -35,19 +38,42 @@ def _evaluate_and_echo(links_path: Path, truth_path: Path, plot_path: Path | Non
         click.echo(f"wrote {plot_path}")
 
 
+def _echo_pair_completeness(summary: dict, truth, encoded: tuple[Path, Path] | None) -> None:
+    """Blocking's candidates and reduction ratio from the summary; pair completeness from the encoded files."""
+    blk = summary.get("blocking") or {"method": "none"}
+    if blk.get("method", "none") == "none":
+        if summary:
+            click.echo("  blocking: none (every pair scored): pair completeness 1")
+        return
+    click.echo(f"  blocking: {blk['method']}, {blk['candidate_pairs']:,} candidate pairs, reduction ratio "
+               f"{blk['reduction_ratio']:.4%}")
+    if encoded is None:
+        click.echo("  pair completeness: pass --encoded A B (the encoded files that were linked) to measure it")
+        return
+    from ..format.encoded import read_encoded
+    from ..research.evaluate import pair_completeness
+
+    pc, n = pair_completeness(truth, read_encoded(encoded[0]), read_encoded(encoded[1]), blk)
+    click.echo(f"  pair completeness: {pc:.4f} of the {n:,} true pairs were candidates")
+
+
 @click.command()
 @click.argument("links_path", metavar="LINKS", type=file_path())
 @click.option("--truth", "truth_path", required=True, type=file_path(),
               help="CSV of true pairs with columns id_a,id_b.")
+@click.option("--encoded", nargs=2, type=file_path(), metavar="A B",
+              help="The encoded files that were linked: measure blocking's pair completeness (share of the true "
+                   "pairs that were candidates).")
 @click.option("--plot", "plot_path", type=file_path(),
               help="Write a PNG: quality against threshold and score histograms.")
 @force_option("the plot")
-def evaluate(links_path: Path, truth_path: Path, plot_path: Path | None, force: bool) -> None:
-    """Precision, recall and F1 of LINKS against ground truth."""
+def evaluate(links_path: Path, truth_path: Path, encoded: tuple[Path, Path] | None, plot_path: Path | None,
+             force: bool) -> None:
+    """Precision, recall and F1 of LINKS against ground truth (and blocking's pair completeness)."""
     from ..format.files import check_outputs
 
     replaced = check_outputs([plot_path], inputs=(links_path, truth_path), force=force) if plot_path else []
-    _evaluate_and_echo(links_path, truth_path, plot_path)
+    _evaluate_and_echo(links_path, truth_path, plot_path, encoded or None)
     echo_replaced(replaced)
 
 

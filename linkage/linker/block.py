@@ -123,7 +123,7 @@ class LshPlan:
     def to_dict(self) -> dict:
         return {"bands": self.bands, "bits_per_band": self.bits_per_band,
                 "expected_completeness": self.expected_completeness, "expected_share": self.expected_share,
-                "likely_matches": self.likely_matches}
+                "likely_matches": self.likely_matches, "positions": self.positions.tolist()}
 
 
 def _bit(clks: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -242,15 +242,25 @@ def pays(plan: LshPlan, n_a: int, n_b: int) -> bool:
     return cost < _PAYS_BELOW * n_a * n_b
 
 
-def iter_shared_buckets(sig_a: Callable[[int, int], list[np.ndarray]], n_a: int, sig_b: list[np.ndarray], *,
-                        chunk: int = 1 << 16, skip_zero: bool = False,
+def distinct_buckets(sig: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A list's distinct buckets and each row's index among them (None when nearly every row's
+    bucket is its own): searching the distinct ones costs less than searching every row."""
+    values, rows = np.unique(sig, return_inverse=True)
+    if len(values) > len(sig) // 2:
+        return sig, None
+    return values, rows.astype(np.int32 if len(values) < 2**31 else np.int64)
+
+
+def iter_shared_buckets(sig_a: Callable[[int, int], list[np.ndarray]] | list[tuple[np.ndarray, np.ndarray | None]],
+                        n_a: int, sig_b: list[np.ndarray], *, chunk: int = 1 << 16, skip_zero: bool = False,
                         quiet: bool = True) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
     """For each ``chunk`` of A rows ``r0:r1``: the unique pairs ``(i, j)``, sorted, of those A rows
     and B rows with an equal bucket in some list.
 
-    ``sig_b[t]`` holds every B row's bucket in list ``t``; ``sig_a(r0, r1)`` gives A rows
-    ``r0:r1``'s buckets in each list, so memory grows with B and with one chunk's pairs.
-    ``skip_zero``: bucket 0 means none.
+    ``sig_b[t]`` holds every B row's bucket in list ``t``; ``sig_a`` is either a function whose
+    ``sig_a(r0, r1)`` gives A rows ``r0:r1``'s buckets in each list (so memory grows with B and
+    with one chunk's pairs), or each list's :func:`distinct_buckets` of all of A (each distinct
+    bucket is looked up in B once). ``skip_zero``: bucket 0 means none.
     """
     sorted_b = []
     for sig in sig_b:
@@ -259,15 +269,29 @@ def iter_shared_buckets(sig_a: Callable[[int, int], list[np.ndarray]], n_a: int,
             order = order[sig[order] != 0]
         sorted_b.append((sig[order], order.astype(np.int64)))
     nb = np.int64(len(sig_b[0])) if sig_b else np.int64(1)
+
+    def found(values: np.ndarray, srt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lo = np.searchsorted(srt, values, side="left")
+        n = np.searchsorted(srt, values, side="right") - lo
+        if skip_zero:
+            n[values == 0] = 0
+        return lo, n
+
+    if callable(sig_a):
+        def lookups(r0: int, r1: int):
+            return [found(sig, srt) for sig, (srt, _) in zip(sig_a(r0, r1), sorted_b)]
+    else:
+        distinct = [found(values, srt) for (values, _), (srt, _) in zip(sig_a, sorted_b)]
+
+        def lookups(r0: int, r1: int):
+            return [(lo[r0:r1], n[r0:r1]) if rows is None else (lo[rows[r0:r1]], n[rows[r0:r1]])
+                    for (lo, n), (_, rows) in zip(distinct, sig_a)]
+
     with progress(total=n_a, desc="blocking", quiet=quiet) as bar:
         for r0 in range(0, n_a, chunk):
             r1 = min(r0 + chunk, n_a)
             codes = [np.empty(0, np.int64)]
-            for sig, (srt, order_b) in zip(sig_a(r0, r1), sorted_b):
-                lo = np.searchsorted(srt, sig, side="left")
-                n = np.searchsorted(srt, sig, side="right") - lo
-                if skip_zero:
-                    n[sig == 0] = 0
+            for (lo, n), (_, order_b) in zip(lookups(r0, r1), sorted_b):
                 total = int(n.sum())
                 if not total:
                     continue
@@ -388,7 +412,7 @@ class _Side:
     """A as each part's task needs it: filters, buckets in each list, and which rows are the sample."""
 
     clks: np.ndarray
-    lists: list[np.ndarray]  # each A row's bucket in each band or blocking key
+    lists: list[tuple[np.ndarray, np.ndarray | None]]  # distinct buckets of each band or key (distinct_buckets)
     in_sample: np.ndarray
 
 
@@ -416,12 +440,11 @@ def _candidate_part(span: tuple[int, int], a: _Side, source: Any, job: _Candidat
     top_s, top_j = np.full((na, k), -1.0), np.full((na, k), -1, dtype=np.int64)
     kept, sample_codes, n, kernel = [], [], 0, job.kernel
     words_b, pb = as_words(part.clks), popcounts(part.clks)  # once, not once per chunk
-    chunks = iter_shared_buckets(lambda r0, r1: [x[r0:r1] for x in a.lists], na, sig_b, chunk=job.chunk,
-                                 skip_zero=skip_zero)
+    chunks = iter_shared_buckets(a.lists, na, sig_b, chunk=job.chunk, skip_zero=skip_zero)
     with task_threads(job.threads):
         for r0, r1, ci, cj in chunks:
             got = candidate_scores(a.clks[r0:r1], words_b, ci - r0, cj, threshold=job.threshold, top_k=job.top_k,
-                                   kernel=job.kernel, pb=pb)
+                                   kernel=job.kernel, pb=pb, pairs=job.top_k is None)
             top_s[r0:r1], top_j[r0:r1] = got.top
             kept.append(Pairs(got.pairs.i + r0, got.pairs.j, got.pairs.score))
             mine = a.in_sample[ci]
@@ -501,7 +524,7 @@ def blocked_scores(a: np.ndarray, b: Any, *, threshold: float, top_k: int | None
     likely = assigned.select(assigned.score >= likely_above)
     if keys_a is not None:
         plan = None
-        lists = [np.ascontiguousarray(k) for k in keys_a.T]
+        lists = [distinct_buckets(np.ascontiguousarray(k)) for k in keys_a.T]
         chunk_rows = chunk
     else:
         rows = np.concatenate(got_rows) if got_rows else np.empty(0, np.int64)
@@ -524,7 +547,7 @@ def blocked_scores(a: np.ndarray, b: Any, *, threshold: float, top_k: int | None
                 f"more than fit in memory {min(chunk, n_a):,} records at a time: true pairs of this encoding "
                 "agree on few more bits than random pairs, so blocking by LSH does not pay; use --blocking none "
                 "(or keys)")
-        lists = [band_signatures(a, pos) for pos in plan.positions]  # A hashed once, not once per part
+        lists = [distinct_buckets(band_signatures(a, pos)) for pos in plan.positions]  # once, not once per part
         # About _CHUNK_CANDIDATES candidates at a time, counting a pair twice when bands share it.
         per_row = max(2.0 * share * part_max, 1.0)
         chunk_rows = int(min(chunk, max(1024, _CHUNK_CANDIDATES // per_row)))

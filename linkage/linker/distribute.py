@@ -69,6 +69,8 @@ class Cluster:
             raise InputError("--workers must be at least 1")
         if self.threads is not None and self.threads < 1:
             raise InputError("threads per worker must be at least 1")
+        if self.threads is not None and self.workers is None:
+            raise InputError("--worker-threads is for a local cluster: give --workers too")
 
     @property
     def used(self) -> bool:
@@ -77,10 +79,10 @@ class Cluster:
 
 def part_rows(n_b: int, *, lists: int = 1, workers: int = 1, most: int = 1 << 20) -> int:
     """Rows of B per part: at most ``most`` and what the buckets of ``lists`` lists (bands or
-    blocking keys) hold in about 256 MiB, and few enough that each of ``workers`` gets some three parts."""
+    blocking keys) hold in about 256 MiB, and few enough that each of ``workers`` gets two parts."""
     rows = min(most, max(1 << 15, (1 << 28) // (16 * max(lists, 1))))
     if workers > 1:
-        rows = min(rows, max(4096, -(-n_b // (3 * workers))))
+        rows = min(rows, max(4096, -(-n_b // (2 * workers))))
     return max(1, rows)
 
 

@@ -12,6 +12,7 @@ the same numbers; pairs are returned sorted by ``(i, j)``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -268,8 +269,10 @@ def _pairs_part(span: tuple[int, int], a: np.ndarray, source: Any, job: _PairsJo
     """All of A against rows ``span`` of B (B rows counted from the part's start)."""
     part = source.read_part(*span)
     with task_threads(job.threads):
-        return span[0], dice_pairs(a, part.clks, threshold=job.threshold, top_k=job.top_k, kernel=job.kernel,
-                                   quiet=job.quiet)
+        got = dice_pairs(a, part.clks, threshold=job.threshold, top_k=job.top_k, kernel=job.kernel, quiet=job.quiet)
+    if job.top_k is not None:  # each row's best few (top) hold the pairs: not sent twice
+        got = dataclasses.replace(got, pairs=Pairs.empty())
+    return span[0], got
 
 
 def dice_pairs_parts(a: np.ndarray, b: Any, *, threshold: float, top_k: int | None = None, kernel: str = KERNEL,
@@ -292,13 +295,15 @@ def dice_pairs_parts(a: np.ndarray, b: Any, *, threshold: float, top_k: int | No
 
 
 def candidate_scores(a: np.ndarray, b: np.ndarray, ci: np.ndarray, cj: np.ndarray, *, threshold: float,
-                     top_k: int | None = None, kernel: str = KERNEL, pb: np.ndarray | None = None) -> Scores:
+                     top_k: int | None = None, kernel: str = KERNEL, pb: np.ndarray | None = None,
+                     pairs: bool = True) -> Scores:
     """:class:`Scores` of candidate pairs ``(ci, cj)`` (unique, sorted), as :func:`dice_pairs` makes them.
 
     Each A row's best scores are over its candidates only; pairs are kept as
     :func:`dice_pairs` keeps them (at or above ``threshold``; with ``top_k``, each row's best
     few). Every kernel returns the same. ``b`` may be packed bytes or 64-bit words (as
-    :func:`as_words` gives them), ``pb`` its popcounts when already known.
+    :func:`as_words` gives them), ``pb`` its popcounts when already known. ``pairs=False``
+    with ``top_k`` leaves the pairs out: each row's best few (``top``) hold them.
     """
     kernel = resolve_kernel(kernel)
     ci, cj = np.ascontiguousarray(ci, dtype=np.int64), np.ascontiguousarray(cj, dtype=np.int64)
@@ -326,11 +331,11 @@ def candidate_scores(a: np.ndarray, b: np.ndarray, ci: np.ndarray, cj: np.ndarra
         best_s[ci[order][top], rank[top]] = score[order][top]
         best_j[ci[order][top], rank[top]] = cj[order][top]
     if top_k is not None:
-        pairs = _top_pairs(best_s, best_j, top_k, threshold)
+        kept = _top_pairs(best_s, best_j, top_k, threshold) if pairs else Pairs.empty()
     else:
         keep = score >= threshold
-        pairs = Pairs(ci[keep], cj[keep], score[keep])
-    return Scores(pairs=pairs, best=np.maximum(best_s[:, :TOP_K], 0.0), kernel=kernel, comparisons=len(ci),
+        kept = Pairs(ci[keep], cj[keep], score[keep])
+    return Scores(pairs=kept, best=np.maximum(best_s[:, :TOP_K], 0.0), kernel=kernel, comparisons=len(ci),
                   top=(best_s, best_j))
 
 

@@ -13,9 +13,10 @@ import numpy as np
 import polars as pl
 
 from ..errors import InputError
+from ..format.encoded import Encoded
 from ..format.links import MATCH
 
-__all__ = ["Evaluation", "as_frame", "evaluate", "score_histogram", "threshold_curve"]
+__all__ = ["Evaluation", "as_frame", "evaluate", "pair_completeness", "score_histogram", "threshold_curve"]
 
 
 def as_frame(df: Any, *, columns: tuple[str, ...], what: str) -> pl.DataFrame:
@@ -123,3 +124,37 @@ def evaluate(links: Any, truth: Any, *, grid_step: float = 0.005) -> Evaluation:
         curve=threshold_curve(score, is_true, n_true, grid),
         histogram=score_histogram(score, is_true),
     )
+
+
+def pair_completeness(truth: Any, a: Encoded, b: Encoded, blocking: dict[str, Any]) -> tuple[float, int]:
+    """Share of the true pairs that blocking made candidates, and how many true pairs there are.
+
+    ``blocking`` is the ``blocking`` entry of a link summary: with ``keys``, a true pair is a
+    candidate when its records share a blocking key; with ``lsh``, when they agree on every
+    sampled bit of some band (the plan's positions). A true pair whose record is in neither
+    file (not encoded) counts as missed; the sample that blocking scores against all of B is
+    not counted, so this is a lower bound for those few records.
+    """
+    from ..linker.block import band_signatures
+
+    truth = as_frame(truth, columns=("id_a", "id_b"), what="truth")
+    rows = []
+    for enc, col in ((a, "id_a"), (b, "id_b")):
+        index = pl.DataFrame({col: enc.record_ids, "row": np.arange(len(enc))})
+        rows.append(truth.select(col).join(index, on=col, how="left")["row"].to_numpy())
+    ok = ~(np.isnan(rows[0].astype(float)) | np.isnan(rows[1].astype(float)))
+    ia, ib = (r[ok].astype(np.int64) for r in rows)
+    method = blocking.get("method", "none")
+    if method == "keys":
+        if a.block_keys is None or b.block_keys is None:
+            raise InputError("the links were blocked on keys but the encoded files carry none")
+        ka, kb = a.block_keys[ia], b.block_keys[ib]
+        hit = ((ka == kb) & (ka != 0)).any(axis=1)
+    elif method == "lsh":
+        hit = np.zeros(len(ia), dtype=bool)
+        for pos in np.asarray(blocking["positions"], dtype=np.int64):
+            hit |= band_signatures(a.clks[ia], pos) == band_signatures(b.clks[ib], pos)
+    else:
+        hit = np.ones(len(ia), dtype=bool)
+    n = len(truth)
+    return (float(hit.sum() / n) if n else 1.0), n
