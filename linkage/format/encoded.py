@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -285,9 +284,10 @@ class EncodedFile:
     def has_block_keys(self) -> bool:
         return bool(self.schema.blocking_keys)
 
-    @cached_property
+    @property
     def record_ids(self) -> pl.Series:
-        """Every record id, read alone (the filters are not read)."""
+        """Every record id, read alone (the filters are not read); read again each time, so the
+        opened file stays small enough to send to Dask workers."""
         table = pq.read_table(self.path, columns=["record_id"])
         return pl.from_arrow(table.column("record_id")).cast(pl.Utf8).alias("record_id")
 

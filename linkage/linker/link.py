@@ -105,8 +105,9 @@ def _same_encodings(a: Encoded | EncodedFile, b: Encoded | EncodedFile) -> bool:
         return True
     if len(a) != len(b) or a.schema.output_length != b.schema.output_length:
         return False
-    oa, ob = np.argsort(a.record_ids.to_numpy()), np.argsort(b.record_ids.to_numpy())  # in any order
-    if not np.array_equal(a.record_ids.to_numpy()[oa], b.record_ids.to_numpy()[ob]):
+    ids_a, ids_b = a.record_ids.to_numpy(), b.record_ids.to_numpy()
+    oa, ob = np.argsort(ids_a), np.argsort(ids_b)  # in any order
+    if not np.array_equal(ids_a[oa], ids_b[ob]):
         return False
     return bool(np.array_equal(a.read_part(0, len(a)).clks[oa], b.read_part(0, len(b)).clks[ob]))
 
