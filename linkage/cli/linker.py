@@ -9,7 +9,7 @@ import click
 from ..defaults import BLOCK_ABOVE, BLOCKING, BLOCKINGS, FLOOR, KERNEL, KERNELS, REVIEW_WIDTH, TOP_K
 from ._shared import echo_replaced, file_path, force_option, quiet_option, unit_interval
 
-__all__ = ["echo_link_run", "link"]
+__all__ = ["echo_clusters", "echo_link_run", "link"]
 
 
 def _interval(est: float, interval: tuple[float, float]) -> str:
@@ -64,10 +64,15 @@ def echo_link_run(run) -> None:
 
 
 @click.command()
-@click.argument("file_a", type=file_path())
-@click.argument("file_b", type=file_path())
-@click.option("--out", "out", required=True, type=file_path(),
-              help="Link table to write: .csv or .parquet (a .summary.json is written beside it).")
+@click.argument("files", nargs=-1, required=True, type=file_path(), metavar="A B [C ...]")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Two files: the link table to write, .csv or .parquet (a .summary.json is written beside it). "
+                   "Three or more: a folder for clusters.csv, pairs.csv and summary.json.")
+@click.option("--spine", type=file_path(),
+              help="Three or more files: link each other file only with this one (a star), not every pair.")
+@click.option("--dedupe", is_flag=True,
+              help="Three or more files: also link each file with itself, so a provider's duplicates may join one "
+                   "cluster.")
 @click.option("--threshold", type=float, callback=unit_interval,
               help="Match threshold on Dice; default: estimated from the data, without labels.")
 @click.option("--review-width", default=REVIEW_WIDTH, show_default=True, type=float, callback=unit_interval,
@@ -100,20 +105,56 @@ def echo_link_run(run) -> None:
                    "B must be at the same path on every worker.")
 @force_option("the link table, its summary and the review list")
 @quiet_option
-def link(file_a: Path, file_b: Path, out: Path, threshold: float | None, review_width: float,
+def link(files: tuple[Path, ...], out: Path, spine: Path | None, dedupe: bool, threshold: float | None,
+         review_width: float,
          min_score: float | None, floor: float, match_model: Path | None, review_path: Path | None, top_k: int,
          kernel: str, blocking: str, workers: int | None, worker_threads: int | None, scheduler: str | None,
          force: bool, quiet: bool) -> None:
-    """Link two encoded files one-to-one and write pseudonymous links with scores and bands.
+    """Link encoded files and write pseudonymous links with scores and bands.
 
-    FILE_B is read a part at a time (memory grows with FILE_A and one part): put the larger
-    file, a national one, second.
+    Two files are linked one-to-one into a link table; B is read a part at a time (memory
+    grows with A and one part): put the larger file, a national one, second. Three or more
+    files (each from a distinct provider) are linked pair by pair and joined into clusters,
+    one person each, with at most one record from each provider.
     """
     from ..linker.distribute import Cluster
-    from ..linker.link import link_files
 
-    run = link_files(file_a, file_b, out, review=review_path, match_model=match_model, force=force, quiet=quiet,
-                     threshold=threshold, review_width=review_width, min_score=min_score, floor=floor, top_k=top_k,
-                     kernel=kernel, blocking=blocking,
-                     cluster=Cluster(workers=workers, scheduler=scheduler, threads=worker_threads))
-    echo_link_run(run)
+    if len(files) < 2:
+        raise click.UsageError("give two encoded files, or three or more to cluster")
+    options = {"match_model": match_model, "force": force, "quiet": quiet, "threshold": threshold,
+               "review_width": review_width, "min_score": min_score, "floor": floor, "top_k": top_k,
+               "kernel": kernel, "blocking": blocking,
+               "cluster": Cluster(workers=workers, scheduler=scheduler, threads=worker_threads)}
+    if len(files) == 2 and spine is None and not dedupe:
+        from ..linker.link import link_files
+
+        echo_link_run(link_files(files[0], files[1], out, review=review_path, **options))
+        return
+    if review_path is not None:
+        raise click.UsageError("--review is for two files; with three or more, pairs.csv lists the possible links")
+    from ..linker.cluster import link_files_many
+    from ..linker.link import read_match_model
+
+    if options["match_model"] is not None:
+        options["match_model"] = read_match_model(options["match_model"])
+    res, written, replaced = link_files_many(files, out, spine=spine, dedupe=dedupe, **options)
+    echo_clusters(res, written, replaced)
+
+
+def echo_clusters(res, written, replaced) -> None:
+    """What `link` prints for three or more files: each pair's threshold and estimates, the clusters."""
+    for p in res.summary["pairs_of_files"]:
+        est = p.get("estimated")
+        how = (f"threshold {p['threshold']:.3f} ({p['threshold_source']})" if p["threshold"] is not None
+               else "no evidence of matches: nothing linked")
+        if est:
+            how += f", estimated precision {est['precision']:.3f}, recall {est['recall']:.3f}"
+        click.echo(f"{p['provider_a']} x {p['provider_b']}: {how}; {p['bands'].get('match', 0):,} match links")
+    for d in res.summary["duplicates"]:
+        click.echo(f"{d['provider']} with itself: threshold {d['threshold']:.3f}; {d['links']:,} duplicate links")
+    c = res.summary["clusters"]
+    sizes = ", ".join(f"{n:,} of {k}" for k, n in c["by_size"].items())
+    click.echo(f"{c['records']:,} records in {c['clusters']:,} clusters ({sizes}); {c['links_refused']:,} match links "
+               "left out: they would put two records of one provider in a cluster")
+    echo_replaced(replaced)
+    click.echo(f"wrote {', '.join(str(p) for p in written)}")

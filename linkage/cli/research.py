@@ -19,7 +19,11 @@ def _evaluate_and_echo(links_path: Path, truth_path: Path, plot_path: Path | Non
     from ..research.evaluate import evaluate as evaluate_links
 
     truth = read_extract(truth_path)
-    ev = evaluate_links(read_links(links_path), truth)
+    links = read_links(links_path)
+    if "linkage_id" in links.columns:  # clusters from three or more files
+        _evaluate_clusters_and_echo(links_path, links, truth)
+        return
+    ev = evaluate_links(links, truth)
     summary = read_summary(links_path) or {}
     click.echo(f"quality of the 'match' links in {links_path}:")
     click.echo(ev.table())
@@ -36,6 +40,28 @@ def _evaluate_and_echo(links_path: Path, truth_path: Path, plot_path: Path | Non
 
         plot_evaluation(ev, plot_path, threshold=summary.get("threshold"))
         click.echo(f"wrote {plot_path}")
+
+
+def _evaluate_clusters_and_echo(path: Path, clusters, truth) -> None:
+    import json
+
+    from ..research.evaluate import evaluate_clusters
+
+    ev = evaluate_clusters(clusters, truth)
+    try:  # the summary link wrote beside the clusters: each pair of files' estimates
+        pairs = json.loads((path.parent / "summary.json").read_text()).get("pairs_of_files", [])
+    except (OSError, ValueError, AttributeError):
+        pairs = []
+    estimated = {(p["provider_a"], p["provider_b"]): p.get("estimated") for p in pairs}
+    click.echo(f"pairwise quality of the clusters in {path} (pairs of records in one cluster):")
+    click.echo(ev.table())
+    click.echo("  by pair of providers:")
+    for r in ev.by_providers.iter_rows(named=True):
+        a, b = r["provider_a"], r["provider_b"]
+        est = estimated.get((a, b)) or estimated.get((b, a))
+        note = f" (estimated at link time: precision {est['precision']:.4f}, recall {est['recall']:.4f})" if est else ""
+        click.echo(f"    {a} x {b}: {r['true']:,} true pairs, precision {r['precision']:.4f}, "
+                   f"recall {r['recall']:.4f}, F1 {r['f1']:.4f}{note}")
 
 
 def _echo_pair_completeness(summary: dict, truth, encoded: tuple[Path, Path] | None) -> None:
@@ -60,7 +86,8 @@ def _echo_pair_completeness(summary: dict, truth, encoded: tuple[Path, Path] | N
 @click.command()
 @click.argument("links_path", metavar="LINKS", type=file_path())
 @click.option("--truth", "truth_path", required=True, type=file_path(),
-              help="CSV of true pairs with columns id_a,id_b.")
+              help="CSV of true pairs with columns id_a,id_b; for clusters (clusters.csv), of records with "
+                   "columns provider,record_id,person_id.")
 @click.option("--encoded", nargs=2, type=file_path(), metavar="A B",
               help="The encoded files that were linked: measure blocking's pair completeness (share of the true "
                    "pairs that were candidates).")

@@ -87,14 +87,16 @@ def write_review(review: pl.DataFrame, path: str | Path, *, force: bool = False)
 
 
 def read_links(path: str | Path) -> pl.DataFrame:
-    """Read a link table written by `linkage link` (CSV or Parquet)."""
+    """Read a link table written by `linkage link` (CSV or Parquet), or its clusters.csv."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
+    ids = dict.fromkeys(("id_a", "id_b", "record_id", "linkage_id", "provider", "provider_a", "provider_b"), pl.Utf8)
     try:
         if path.suffix.lower() == ".parquet":
             return pl.read_parquet(path)
-        return pl.read_csv(path, schema_overrides={"id_a": pl.Utf8, "id_b": pl.Utf8})
+        head = pl.read_csv(path, n_rows=0).columns
+        return pl.read_csv(path, schema_overrides={c: t for c, t in ids.items() if c in head})
     except Exception:
         raise InputError(f"{path}: not a readable link table (CSV or Parquet)") from None
 

@@ -16,7 +16,8 @@ from ..errors import InputError
 from ..format.encoded import Encoded
 from ..format.links import MATCH
 
-__all__ = ["Evaluation", "as_frame", "evaluate", "pair_completeness", "score_histogram", "threshold_curve"]
+__all__ = ["ClusterEvaluation", "Evaluation", "as_frame", "evaluate", "evaluate_clusters", "pair_completeness",
+           "score_histogram", "threshold_curve"]
 
 
 def as_frame(df: Any, *, columns: tuple[str, ...], what: str) -> pl.DataFrame:
@@ -158,3 +159,84 @@ def pair_completeness(truth: Any, a: Encoded, b: Encoded, blocking: dict[str, An
         hit = np.ones(len(ia), dtype=bool)
     n = len(truth)
     return (float(hit.sum() / n) if n else 1.0), n
+
+
+@dataclass(frozen=True)
+class ClusterEvaluation:
+    """Pairwise quality of clusters against the truth: overall, per pair of providers, and whole people.
+
+    A pair of records is predicted when they share a cluster and true when they are one
+    person; ``exact`` is the share of people whose records are exactly one cluster.
+    """
+
+    precision: float
+    recall: float
+    f1: float
+    predicted_pairs: int
+    true_pairs: int
+    true_positives: int
+    exact: float
+    people: int
+    by_providers: pl.DataFrame  # provider_a, provider_b, predicted, true, true_positives, precision, recall, f1
+
+    def table(self) -> str:
+        rows = [("people", f"{self.people:,}"), ("true pairs", f"{self.true_pairs:,}"),
+                ("predicted pairs", f"{self.predicted_pairs:,}"), ("true positives", f"{self.true_positives:,}"),
+                ("precision", f"{self.precision:.4f}"), ("recall", f"{self.recall:.4f}"), ("F1", f"{self.f1:.4f}"),
+                ("exact clusters", f"{self.exact:.4f}")]
+        return "\n".join(f"  {k:<16} {v:>10}" for k, v in rows)
+
+
+def _pairs_within(groups: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Pairs of records within each group of ``keys``, counted per pair of providers (a <= b)."""
+    counts = groups.group_by([*keys, "provider"]).len()
+    left = counts.rename({"provider": "provider_a", "len": "n_a"})
+    right = counts.rename({"provider": "provider_b", "len": "n_b"})
+    both = left.join(right, on=keys).filter(pl.col("provider_a") <= pl.col("provider_b"))
+    pairs = pl.when(pl.col("provider_a") == pl.col("provider_b")).then(pl.col("n_a") * (pl.col("n_a") - 1) // 2) \
+        .otherwise(pl.col("n_a") * pl.col("n_b"))
+    return both.group_by("provider_a", "provider_b").agg(pairs.sum().alias("pairs"))
+
+
+def evaluate_clusters(clusters: Any, truth: Any) -> ClusterEvaluation:
+    """Pairwise precision, recall and F1 of ``clusters`` (``linkage_id, provider, record_id``)
+    against ``truth`` (``provider, record_id, person_id``), overall and per pair of providers.
+
+    Records in the clusters but not in the truth are people of their own; true records left
+    out of the clusters are never paired, so their pairs count as missed.
+    """
+    clusters = as_frame(clusters, columns=("linkage_id", "provider", "record_id"), what="clusters")
+    truth = as_frame(truth, columns=("provider", "record_id", "person_id"), what="truth")
+    key = ["provider", "record_id"]
+    c = clusters.select(*key, pl.col("linkage_id").cast(pl.Utf8))
+    t = truth.select(*key, pl.col("person_id").cast(pl.Utf8))
+    both = c.join(t, on=key, how="full", coalesce=True).with_columns(
+        pl.col("linkage_id").fill_null(pl.concat_str([pl.lit("unclustered:"), *key])),
+        pl.col("person_id").fill_null(pl.concat_str([pl.lit("unknown:"), *key])))
+    predicted = _pairs_within(both, ["linkage_id"]).rename({"pairs": "predicted"})
+    true = _pairs_within(both, ["person_id"]).rename({"pairs": "true"})
+    hits = _pairs_within(both, ["linkage_id", "person_id"]).rename({"pairs": "true_positives"})
+    per = predicted.join(true, on=["provider_a", "provider_b"], how="full", coalesce=True) \
+        .join(hits, on=["provider_a", "provider_b"], how="full", coalesce=True).fill_null(0)
+    per = per.with_columns(
+        pl.when(pl.col("predicted") > 0).then(pl.col("true_positives") / pl.col("predicted")).otherwise(1.0)
+        .alias("precision"),
+        pl.when(pl.col("true") > 0).then(pl.col("true_positives") / pl.col("true")).otherwise(1.0).alias("recall"),
+    ).with_columns(
+        pl.when(pl.col("precision") + pl.col("recall") > 0)
+        .then(2 * pl.col("precision") * pl.col("recall") / (pl.col("precision") + pl.col("recall")))
+        .otherwise(0.0).alias("f1")).sort("provider_a", "provider_b")
+    n_pred, n_true, tp = (int(per[x].sum()) for x in ("predicted", "true", "true_positives"))
+    p = tp / n_pred if n_pred else 1.0
+    r = tp / n_true if n_true else 1.0
+    f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
+    # A person is exact when their records are one cluster that holds nobody else's.
+    real = both.filter(~pl.col("person_id").str.starts_with("unknown:"))
+    per_person = real.group_by("person_id").agg(pl.col("linkage_id").n_unique().alias("k"),
+                                                pl.col("linkage_id").first().alias("cluster"), pl.len().alias("n"))
+    size = both.group_by("linkage_id").len().rename({"linkage_id": "cluster", "len": "size"})
+    per_person = per_person.join(size, on="cluster")
+    exact = float(((per_person["k"] == 1) & (per_person["n"] == per_person["size"])).mean()) if len(per_person) \
+        else 1.0
+    return ClusterEvaluation(precision=p, recall=r, f1=f1, predicted_pairs=n_pred, true_pairs=n_true,
+                             true_positives=tp, exact=exact, people=len(per_person), by_providers=per)

@@ -1,0 +1,299 @@
+"""Many files at the linkage unit: each pair of files linked, the links joined into clusters of one person.
+
+Every pair of files (or, with a spine, the spine and each other file) is linked as two files
+are (:func:`~linkage.linker.link.link`), with its own threshold estimated without labels. The
+``match`` links of all pairs, best first, then join records into clusters greedily: a link
+joins two clusters only when they hold no record of the same provider, so a cluster is one
+person with at most one record from each provider (anonlink's greedy multi-party solver,
+with thresholds learnt per pair of files). With ``dedupe``, each file is also linked with
+itself, and a link between two records of one provider (a duplicate) may join their
+clusters; a cross-file link still may not bring a second record of a provider in.
+
+Clusters are a pure function of the links: ties in score go to the earlier pair of files,
+then the lower record rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from .._version import __version__
+from ..compiled import numba
+from ..errors import InputError
+from ..format.encoded import Encoded, EncodedFile, read_encoded
+from ..format.files import atomic_path, check_outputs, write_safe_csv
+from ..format.links import BELOW, MATCH, POSSIBLE
+from .link import LinkResult, check_compatible, link
+from .score import dice_pairs
+from .solve import band_labels, solve_one_to_one
+
+__all__ = ["CLUSTER_COLUMNS", "PAIR_COLUMNS", "Clusters", "cluster_outputs", "greedy_clusters", "link_files_many",
+           "link_many"]
+
+CLUSTER_COLUMNS = ("linkage_id", "provider", "record_id", "best_score", "band")
+PAIR_COLUMNS = ("provider_a", "id_a", "provider_b", "id_b", "score", "band")
+_MAX_PROVIDERS = 63  # a cluster's providers are the bits of one 64-bit word
+
+
+def _greedy(a: np.ndarray, b: np.ndarray, same: np.ndarray, provider: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Union-find over edges in the order given; an edge joins two clusters only if they share
+    no provider, or (``same``: a duplicate within one provider) share none but that one.
+    Returns each node's root and whether each edge was used."""
+    n = provider.shape[0]
+    parent = np.arange(n)
+    mask = np.left_shift(np.int64(1), provider.astype(np.int64))
+    used = np.zeros(a.shape[0], dtype=np.bool_)
+    for e in range(a.shape[0]):
+        x, y = a[e], b[e]
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        while parent[y] != y:
+            parent[y] = parent[parent[y]]
+            y = parent[y]
+        if x == y:
+            continue
+        shared = mask[x] & mask[y]
+        if same[e]:
+            shared &= ~np.left_shift(np.int64(1), np.int64(provider[a[e]]))
+        if shared != 0:
+            continue
+        if x < y:
+            x, y = y, x
+        parent[x] = y  # the lower root stays: clusters do not depend on the edges' order beyond it
+        mask[y] |= mask[x]
+        used[e] = True
+    for v in range(n):
+        r = v
+        while parent[r] != r:
+            r = parent[r]
+        parent[v] = r
+    return parent, used
+
+
+_greedy_compiled = numba.njit(cache=True, nogil=True)(_greedy) if numba is not None else _greedy
+
+
+def greedy_clusters(a: np.ndarray, b: np.ndarray, score: np.ndarray, provider: np.ndarray, *,
+                    same: np.ndarray | None = None, compiled: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Clusters of nodes from weighted edges ``(a, b, score)``, best edge first, at most one node
+    of each ``provider`` (a small integer per node) in a cluster.
+
+    Ties in score go to the edge listed first. ``same`` marks edges within one provider (duplicates)
+    that may join clusters holding that provider. Returns each node's cluster (the lowest node
+    in it) and whether each edge joined two clusters.
+    """
+    if len(provider) and int(provider.max()) > _MAX_PROVIDERS - 1:
+        raise InputError(f"at most {_MAX_PROVIDERS} providers can be clustered at once")
+    order = np.lexsort((np.arange(len(score)), -np.asarray(score)))
+    same = np.zeros(len(a), dtype=bool) if same is None else np.asarray(same, dtype=bool)
+    fn = _greedy_compiled if compiled else _greedy
+    root, used = fn(np.asarray(a, np.int64)[order], np.asarray(b, np.int64)[order], same[order],
+                    np.asarray(provider, np.int64))
+    out = np.empty(len(a), dtype=bool)
+    out[order] = used
+    return root, out
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Clusters of records (``CLUSTER_COLUMNS``), the scored links (``PAIR_COLUMNS``) and the summary."""
+
+    clusters: pl.DataFrame
+    pairs: pl.DataFrame
+    summary: dict[str, Any]
+
+
+def _pair_summary(res: LinkResult, pa: str, pb: str) -> dict[str, Any]:
+    s = res.summary()
+    out = {"provider_a": pa, "provider_b": pb, "threshold": s["threshold"], "threshold_source": s["threshold_source"],
+           "bands": s["bands"], "comparisons": s["comparisons"], "blocking": s["blocking"]}
+    if "estimated" in s:
+        est = s["estimated"]
+        out["estimated"] = {k: est[k] for k in ("precision", "recall", "f1", "precision_interval", "recall_interval",
+                                                "expected_matches", "warnings")}
+    return out
+
+
+def _self_links(enc: Encoded, threshold: float, review_width: float, top_k: int) -> pl.DataFrame:
+    """Duplicates within one file: each record's best other records, one-to-one, at or above ``threshold``."""
+    scores = dice_pairs(enc.clks, enc.clks, threshold=max(threshold - review_width, 0.0), top_k=top_k + 1)
+    p = scores.pairs.select(scores.pairs.i < scores.pairs.j)  # each pair once, never a record with itself
+    assigned = solve_one_to_one(p)
+    bands = band_labels(assigned.score, threshold=threshold, review_width=review_width)
+    ids = enc.record_ids.to_numpy()
+    return pl.DataFrame({"id_a": ids[assigned.i], "id_b": ids[assigned.j], "score": assigned.score,
+                         "band": bands.astype(str)}).filter(pl.col("band") != BELOW)
+
+
+def link_many(
+    files: Sequence[Encoded | EncodedFile],
+    *,
+    spine: int | None = None,
+    dedupe: bool = False,
+    names: Sequence[str] | None = None,
+    quiet: bool = True,
+    **options: Any,
+) -> Clusters:
+    """Link three or more encoded files into clusters, one person each (see the module docstring).
+
+    Each file must carry a distinct provider label; all must share the schema and key. ``spine``
+    (an index into ``files``) links every other file only with that one. ``options`` are those
+    of :func:`~linkage.linker.link.link` (a given ``threshold`` applies to every pair).
+    """
+    names = list(names) if names is not None else [f"file {k + 1}" for k in range(len(files))]
+    if len(files) < 2:
+        raise InputError("linking into clusters needs at least two files")
+    providers = [f.provider for f in files]
+    for f, name in zip(files, names):
+        if not f.provider:
+            raise InputError(f"{name}: carries no provider label; encode it with --provider NAME")
+    if len(set(providers)) < len(providers):
+        dup = next(p for p in providers if providers.count(p) > 1)
+        raise InputError(f"two files carry the provider label {dup!r}; each file must come from a distinct "
+                         "provider (encode --provider NAME)")
+    if len(files) > _MAX_PROVIDERS:
+        raise InputError(f"at most {_MAX_PROVIDERS} files can be linked into clusters at once")
+    if spine is not None and not 0 <= spine < len(files):
+        raise InputError("the spine must be one of the files")
+    files = [f.load() if isinstance(f, EncodedFile) else f for f in files]
+    for k in range(1, len(files)):
+        check_compatible(files[0], files[k], names=(names[0], names[k]))
+    pairs_of_files = ([(spine, k) for k in range(len(files)) if k != spine] if spine is not None
+                      else list(itertools.combinations(range(len(files)), 2)))
+    offsets = np.concatenate([[0], np.cumsum([len(f) for f in files])])
+    rows = [pl.DataFrame({"record_id": f.record_ids, "node": np.arange(offsets[k], offsets[k + 1])})
+            for k, f in enumerate(files)]
+    edges, per_pair, thresholds = [], [], {k: [] for k in range(len(files))}
+    for x, y in pairs_of_files:
+        res = link(files[x], files[y], names=(names[x], names[y]), quiet=quiet, **options)
+        per_pair.append(_pair_summary(res, providers[x], providers[y]))
+        if res.threshold is not None:
+            thresholds[x].append(res.threshold)
+            thresholds[y].append(res.threshold)
+        edges.append(_edges(res.links, rows[x], rows[y], providers[x], providers[y], same=False))
+    review_width = res.review_width
+    duplicates = []
+    if dedupe:
+        for k, f in enumerate(files):
+            if not thresholds[k]:
+                continue  # no pair of files showed what a match scores here: no duplicates are sought
+            t = max(thresholds[k])  # the strictest of the file's pairs: relatives in one file look alike
+            found = _self_links(f, t, review_width, options.get("top_k") or 5)
+            duplicates.append({"provider": providers[k], "threshold": t,
+                               "links": int((found["band"] == MATCH).sum())})
+            edges.append(_edges(found, rows[k], rows[k], providers[k], providers[k], same=True))
+    pairs = pl.concat(edges, how="vertical") if edges else pl.DataFrame(
+        schema={**dict.fromkeys(("provider_a", "id_a", "provider_b", "id_b", "band"), pl.Utf8), "score": pl.Float64,
+                "node_a": pl.Int64, "node_b": pl.Int64, "same": pl.Boolean})
+    provider_of = np.repeat(np.arange(len(files)), np.diff(offsets))
+    match = pairs.filter(pl.col("band") == MATCH)
+    root, used = greedy_clusters(match["node_a"].to_numpy(), match["node_b"].to_numpy(), match["score"].to_numpy(),
+                                 provider_of, same=match["same"].to_numpy())
+    clusters = _cluster_table(files, providers, offsets, root, pairs)
+    sizes = clusters.group_by("linkage_id").len()["len"]
+    summary = {
+        "files": [{"provider": p, "records": len(f)} for p, f in zip(providers, files)],
+        "spine": providers[spine] if spine is not None else None,
+        "dedupe": dedupe,
+        "pairs_of_files": per_pair,
+        "duplicates": duplicates,
+        "clusters": {"clusters": int(len(sizes)), "records": int(sizes.sum()),
+                     "by_size": {str(k): int(v) for k, v in sizes.value_counts().sort("len").iter_rows()},
+                     "match_links": int(len(match)), "links_used": int(used.sum()),
+                     "links_refused": _refused(root, used, match)},
+    }
+    return Clusters(clusters=clusters, pairs=pairs.select(PAIR_COLUMNS), summary=summary)
+
+
+def _refused(root: np.ndarray, used: np.ndarray, match: pl.DataFrame) -> int:
+    """Match links left out because they would put two records of a provider in one cluster
+    (not those whose records a better path had already joined)."""
+    a, b = match["node_a"].to_numpy(), match["node_b"].to_numpy()
+    return int(((~used) & (root[a] != root[b])).sum())
+
+
+def _edges(links: pl.DataFrame, rows_a: pl.DataFrame, rows_b: pl.DataFrame, pa: str, pb: str, *,
+           same: bool) -> pl.DataFrame:
+    """A pair of files' links (match and possible) with both providers and the records' nodes."""
+    keep = links.filter(pl.col("band").is_in([MATCH, POSSIBLE]))
+    keep = keep.join(rows_a.rename({"record_id": "id_a", "node": "node_a"}), on="id_a")
+    keep = keep.join(rows_b.rename({"record_id": "id_b", "node": "node_b"}), on="id_b")
+    return keep.select(pl.lit(pa).alias("provider_a"), "id_a", pl.lit(pb).alias("provider_b"), "id_b", "score",
+                       "band", "node_a", "node_b", pl.lit(same).alias("same"))
+
+
+def _cluster_table(files: Sequence[Encoded], providers: list[str], offsets: np.ndarray, root: np.ndarray,
+                   pairs: pl.DataFrame) -> pl.DataFrame:
+    """One row per record: its cluster's id, provider, record id, best link score and its band."""
+    ids = pl.concat([f.record_ids for f in files])
+    provider = np.repeat(np.array(providers, dtype=object), np.diff(offsets))
+    # Clusters numbered in order of their first record (a root is its cluster's lowest node).
+    roots, number = np.unique(root, return_inverse=True)
+    number = number + 1
+    width = max(6, len(str(len(roots))))
+    best = pl.concat([pairs.select(pl.col("node_a").alias("node"), "score", "band"),
+                      pairs.select(pl.col("node_b").alias("node"), "score", "band")])
+    best = best.sort(["node", "score"], descending=[False, True]).unique("node", keep="first")
+    table = pl.DataFrame({"node": np.arange(len(root)), "linkage_id": [f"L{n:0{width}d}" for n in number],
+                          "provider": provider.astype(str), "record_id": ids})
+    table = table.join(best.rename({"score": "best_score"}), on="node", how="left")
+    return table.sort("node").select(CLUSTER_COLUMNS)
+
+
+CLUSTER_OUTPUTS = ("clusters.csv", "pairs.csv", "summary.json")
+
+
+def cluster_outputs(out_dir: str | Path) -> list[Path]:
+    """What :func:`link_files_many` writes in ``out_dir``."""
+    return [Path(out_dir) / name for name in CLUSTER_OUTPUTS]
+
+
+def link_files_many(paths: Sequence[str | Path], out_dir: str | Path, *, spine: str | Path | None = None,
+                    dedupe: bool = False, force: bool = False, quiet: bool = True,
+                    **options: Any) -> tuple[Clusters, list[Path], list[Path]]:
+    """Verify and link several encoded files into clusters; write ``clusters.csv``, ``pairs.csv`` and
+    ``summary.json`` in ``out_dir``. Returns the clusters, the files written and those replaced."""
+    started = time.perf_counter()
+    paths = [Path(p) for p in paths]
+    if len({p.resolve() for p in paths}) < len(paths):
+        raise InputError("a file is given twice; give each provider's file once")
+    spine_index = None
+    if spine is not None:
+        matches = [k for k, p in enumerate(paths) if p.resolve() == Path(spine).resolve()]
+        if not matches:
+            raise InputError(f"{spine}: the spine must be one of the files being linked")
+        spine_index = matches[0]
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder; linking three or more files writes a folder")
+    if not out_dir.parent.is_dir():
+        raise InputError(f"{out_dir.parent}: output folder does not exist")
+    out_dir.mkdir(exist_ok=True)
+    outputs = cluster_outputs(out_dir)
+    replaced = check_outputs(outputs, inputs=paths, force=force)
+    files = [read_encoded(p) for p in paths]
+    res = link_many(files, spine=spine_index, dedupe=dedupe, names=[str(p) for p in paths], quiet=quiet, **options)
+    summary = {"tool_version": __version__,
+               "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+               "inputs": [{"file": p.name, "sha256": f.sha256, "provider": f.provider, "records": len(f)}
+                          for p, f in zip(paths, files)],
+               "schema_fingerprint": files[0].schema.fingerprint(), "key_check": files[0].key_check,
+               **res.summary, "seconds": round(time.perf_counter() - started, 3)}
+    for frame, path in ((res.clusters, outputs[0]), (res.pairs, outputs[1])):
+        with atomic_path(path) as tmp:
+            write_safe_csv(frame, tmp, float_precision=6)
+    with atomic_path(outputs[2]) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return dataclasses.replace(res, summary=summary), outputs, replaced

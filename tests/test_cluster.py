@@ -1,0 +1,160 @@
+"""Three or more files: links joined into clusters of one person, and their pairwise quality."""
+
+import dataclasses
+import itertools
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from conftest import assert_user_error, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import linkage as lk
+from linkage.linker.cluster import greedy_clusters, link_many
+from linkage.research.evaluate import evaluate_clusters
+from linkage.research.synth import synth_files
+
+KEY = bytes(range(32))
+
+
+def brute_force_clusters(a, b, score, provider, same):
+    """The greedy rule, spelled out with sets: best edge first, no provider twice."""
+    members = {v: {v} for v in range(len(provider))}
+    for e in sorted(range(len(a)), key=lambda e: (-score[e], e)):
+        x, y = members[a[e]], members[b[e]]
+        if x is y:
+            continue
+        px, py = {provider[v] for v in x}, {provider[v] for v in y}
+        shared = px & py
+        if same[e]:
+            shared -= {provider[a[e]]}
+        if shared:
+            continue
+        union = x | y
+        for v in union:
+            members[v] = union
+    return [min(members[v]) for v in range(len(provider))]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_greedy_clusters_follow_the_rule(data):
+    n = data.draw(st.integers(2, 25))
+    provider = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+    m = data.draw(st.integers(0, 40))
+    a = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+    b = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+    score = np.array(data.draw(st.lists(st.sampled_from([0.6, 0.7, 0.8, 0.9]), min_size=m, max_size=m)))
+    same = provider[a] == provider[b] if m else np.zeros(0, bool)
+    want = brute_force_clusters(a, b, score, provider, same)
+    for compiled in (True, False):
+        root, _ = greedy_clusters(a, b, score, provider, same=same, compiled=compiled)
+        assert root.tolist() == want
+        # never two records of one provider in a cluster, unless joined as duplicates
+        if not same.any():
+            for r in set(root.tolist()):
+                ps = provider[root == r]
+                assert len(ps) == len(set(ps.tolist()))
+
+
+def test_a_better_link_wins_and_a_conflicting_one_is_refused():
+    # records 0 (p0), 1 (p1), 2 (p2), 3 (p1): 0-1 best; 0-3 would bring a second p1 record in
+    root, used = greedy_clusters(np.array([0, 0, 1]), np.array([1, 3, 2]), np.array([0.9, 0.8, 0.7]),
+                                 np.array([0, 1, 2, 1]))
+    assert root.tolist() == [0, 0, 0, 3] and used.tolist() == [True, False, True]
+
+
+@pytest.fixture(scope="module")
+def programme():
+    data = synth_files(1500, files=3, seed=5, duplicates=0.03)
+    encs = [dataclasses.replace(lk.encode_frame(f, key=KEY), provider=p) for p, f in data.extracts.items()]
+    return data, encs
+
+
+def test_clusters_are_better_than_chance_and_consistent(programme):
+    data, encs = programme
+    res = link_many(encs)
+    c = res.clusters
+    assert c.height == sum(len(e) for e in encs) and c["record_id"].n_unique() == c.height
+    per = c.group_by("linkage_id").agg(pl.col("provider").n_unique().alias("p"), pl.len().alias("n"))
+    assert (per["p"] == per["n"]).all()  # one record per provider without --dedupe
+    ev = evaluate_clusters(c, data.truth)
+    assert ev.precision > 0.95 and ev.recall > 0.7  # the duplicates within files are missed here
+    assert set(res.summary["clusters"]) >= {"clusters", "records", "by_size", "links_refused"}
+    assert len(res.summary["pairs_of_files"]) == 3
+    # the same inputs give the same clusters
+    assert link_many(encs).clusters.equals(c)
+
+
+def test_dedupe_finds_duplicates_within_a_file(programme):
+    data, encs = programme
+    plain, deduped = (evaluate_clusters(link_many(encs, dedupe=d).clusters, data.truth) for d in (False, True))
+    within = lambda ev: ev.by_providers.filter(pl.col("provider_a") == pl.col("provider_b"))
+    assert within(plain)["true_positives"].sum() == 0
+    assert within(deduped)["true_positives"].sum() > 0.5 * within(deduped)["true"].sum()
+    assert deduped.f1 > plain.f1
+
+
+def test_spine_links_every_file_only_through_it(programme):
+    _, encs = programme
+    res = link_many(encs, spine=1)
+    assert {(p["provider_a"], p["provider_b"]) for p in res.summary["pairs_of_files"]} == {("p2", "p1"), ("p2", "p3")}
+    pairs = res.pairs
+    assert ((pairs["provider_a"] == "p2") | (pairs["provider_b"] == "p2")).all()
+
+
+def test_files_must_come_from_distinct_providers(programme):
+    _, encs = programme
+    with pytest.raises(lk.LinkageError, match="carries no provider label"):
+        link_many([dataclasses.replace(encs[0], provider=None), *encs[1:]])
+    with pytest.raises(lk.LinkageError, match="provider label 'p1'"):
+        link_many([encs[0], dataclasses.replace(encs[1], provider="p1"), encs[2]])
+
+
+def test_evaluate_clusters_counts_pairs_per_pair_of_providers():
+    clusters = pl.DataFrame({"linkage_id": ["L1", "L1", "L1", "L2", "L3"], "provider": ["a", "b", "c", "a", "b"],
+                             "record_id": ["a1", "b1", "c1", "a2", "b2"]})
+    truth = pl.DataFrame({"provider": ["a", "b", "c", "a", "b"], "record_id": ["a1", "b1", "c1", "a2", "b2"],
+                          "person_id": ["x", "x", "y", "z", "z"]})
+    ev = evaluate_clusters(clusters, truth)
+    # predicted: a1-b1, a1-c1, b1-c1; true: a1-b1, a2-b2
+    assert (ev.predicted_pairs, ev.true_pairs, ev.true_positives) == (3, 2, 1)
+    assert ev.precision == pytest.approx(1 / 3) and ev.recall == pytest.approx(0.5)
+    ab = ev.by_providers.filter((pl.col("provider_a") == "a") & (pl.col("provider_b") == "b")).row(0, named=True)
+    assert (ab["predicted"], ab["true"], ab["true_positives"]) == (1, 2, 1)
+    assert ev.exact == pytest.approx(0.0)  # x shares its cluster with y; z is split
+    perfect = evaluate_clusters(truth.rename({"person_id": "linkage_id"}), truth)
+    assert perfect.f1 == 1.0 and perfect.exact == 1.0
+
+
+def test_cli_links_three_files_into_a_folder_and_evaluates_it(programme, tmp_path):
+    data, encs = programme
+    paths = []
+    for e in encs:
+        paths.append(tmp_path / f"{e.provider}.enc.parquet")
+        lk.write_encoded(e, paths[-1])
+    truth = tmp_path / "truth.csv"
+    data.truth.write_csv(truth)
+    out = tmp_path / "out"
+    r = run_cli("link", *paths, "--out", out, "--dedupe", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "records in" in r.output and "clusters" in r.output
+    clusters = pl.read_csv(out / "clusters.csv", infer_schema=False)
+    assert clusters.columns == ["linkage_id", "provider", "record_id", "best_score", "band"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert [i["provider"] for i in summary["inputs"]] == ["p1", "p2", "p3"] and summary["dedupe"]
+    r = run_cli("evaluate", out / "clusters.csv", "--truth", truth)
+    assert r.exit_code == 0, r.output
+    assert "p1 x p2:" in r.output and "estimated at link time" in r.output
+    again = run_cli("link", *paths, "--out", out, "--quiet")
+    assert_user_error(again, "exists")
+    assert run_cli("link", *paths, "--out", out, "--quiet", "--force").exit_code == 0
+    # no raw identifier in anything written
+    written = "".join(p.read_text() for p in out.iterdir())
+    for name in itertools.islice(data.extracts["p1"]["last_name"].drop_nulls().unique().sort(), 50):
+        if len(name) > 4:
+            assert name not in written
+    r = run_cli("link", paths[0], paths[1], paths[0], "--out", tmp_path / "x")
+    assert_user_error(r, "given twice")
