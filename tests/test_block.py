@@ -382,6 +382,8 @@ def test_evaluate_measures_pair_completeness_from_the_encoded_files(keyed_encode
     assert "reduction ratio" in r.output
     r = run_cli("evaluate", out, "--truth", truth)
     assert "pass --encoded A B" in r.output
+    r = run_cli("evaluate", out, "--truth", truth, "--encoded", pb, pa)  # swapped: refused, not a wrong figure
+    assert r.exit_code == 1 and "is not the file the links were made from as A" in r.stderr
     # LSH: a true pair is a candidate when it agrees on every sampled bit of some band.
     from linkage.research.evaluate import pair_completeness
 
@@ -392,3 +394,5 @@ def test_evaluate_measures_pair_completeness_from_the_encoded_files(keyed_encode
             for a, b in data.truth.select("id_a", "id_b").iter_rows()]
     got, n = pair_completeness(data.truth, ea, eb, {"method": "lsh", "positions": positions.tolist()})
     assert n == len(same) and got == pytest.approx(sum(same) / len(same))
+    with pytest.raises(lk.LinkageError, match="does not say which bits LSH sampled"):
+        pair_completeness(data.truth, ea, eb, {"method": "lsh"})

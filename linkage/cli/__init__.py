@@ -45,10 +45,11 @@ def install_signal_handlers() -> None:
         signal.signal(sig, _interrupt)
 
 SECTIONS = (
-    ("At a data provider (raw identifiers and the key)", (provider.keygen, provider.schema, provider.encode)),
+    ("At a data provider (raw identifiers and the key)", (provider.keygen, provider.schema, provider.encode,
+                                                          provider.attach)),
     ("At a provider or the linkage unit", (provider.inspect,)),
     ("Before data moves (the plaintext and the encodings, to measure exposure)", (privacy.audit,)),
-    ("At the linkage unit (encodings only)", (linker.link,)),
+    ("At the linkage unit (encodings only)", (linker.link, linker.release)),
     ("For researchers", (research.evaluate, research.synth, research.calibrate, research.demo)),
 )
 

@@ -9,7 +9,7 @@ import click
 from ..defaults import BLOCK_ABOVE, BLOCKING, BLOCKINGS, FLOOR, KERNEL, KERNELS, REVIEW_WIDTH, TOP_K
 from ._shared import echo_replaced, file_path, force_option, quiet_option, unit_interval
 
-__all__ = ["echo_clusters", "echo_link_run", "link"]
+__all__ = ["echo_clusters", "echo_link_run", "link", "release"]
 
 
 def _interval(est: float, interval: tuple[float, float]) -> str:
@@ -158,3 +158,20 @@ def echo_clusters(res, written, replaced) -> None:
                "left out: they would put two records of one provider in a cluster")
     echo_replaced(replaced)
     click.echo(f"wrote {', '.join(str(p) for p in written)}")
+
+
+@click.command()
+@click.argument("clusters_path", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write: <provider>.csv for each provider (record_id, linkage_id) and release.json.")
+@force_option("the release files")
+def release(clusters_path: Path, out: Path, force: bool) -> None:
+    """Give each provider its own record ids with fresh random linkage ids (the separation principle)."""
+    from ..linker.release import release_files
+
+    rel, written, replaced = release_files(clusters_path, out, force=force)
+    echo_replaced(replaced)
+    for provider, n in rel.counts().items():
+        click.echo(f"{provider}: {n:,} records")
+    click.echo(f"wrote {', '.join(str(p) for p in written)}: linkage ids fresh for this release; send each provider "
+               "only its own file")

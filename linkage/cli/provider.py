@@ -9,7 +9,7 @@ import click
 from ..defaults import DELIMITER, KEY_BYTES, TEXT_ENCODING
 from ._shared import echo_replaced, file_path, force_option, load_key, quiet_option
 
-__all__ = ["echo_encode_run", "encode", "inspect", "keygen", "schema"]
+__all__ = ["attach", "echo_encode_run", "encode", "inspect", "keygen", "schema"]
 
 
 @click.command()
@@ -139,3 +139,34 @@ def inspect(path: Path) -> None:
         click.echo(f"  {f.name:<16} {f.kind:<9} {settings}")
     for line in enc.issue_lines():
         click.echo(f"  problems: {line}")
+
+
+@click.command()
+@click.argument("release_path", metavar="RELEASE.csv", type=file_path())
+@click.argument("attributes_path", metavar="ATTRIBUTES", type=file_path())
+@click.option("--out", "out", required=True, type=file_path(),
+              help="Attribute file to write for the researchers (.parquet or .csv): linkage_id in place of record_id.")
+@click.option("--schema", "schema_path", type=file_path(),
+              help="TOML schema whose linkage fields must not be attached (default: the default schema).")
+@force_option("the attribute file written")
+def attach(release_path: Path, attributes_path: Path, out: Path, schema_path: Path | None, force: bool) -> None:
+    """Swap record_id for the released linkage_id in an attribute file; refuse identifier columns."""
+    from ..format.files import atomic_path, check_outputs, write_safe_csv
+    from ..provider.attach import attach as attach_ids
+    from ..provider.extract import read_extract
+    from ..schema import Schema
+
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise click.UsageError("--out must end in .parquet or .csv")
+    replaced = check_outputs([out], inputs=(release_path, attributes_path, schema_path), force=force)
+    schema = Schema.from_toml(schema_path) if schema_path else None
+    res = attach_ids(read_extract(release_path), read_extract(attributes_path), schema=schema,
+                     names=(str(release_path), str(attributes_path)))
+    with atomic_path(out) as tmp:
+        if out.suffix.lower() == ".parquet":
+            res.frame.write_parquet(tmp)
+        else:
+            write_safe_csv(res.frame, tmp)
+    echo_replaced(replaced)
+    click.echo(res.line())
+    click.echo(f"wrote {out}: {res.attached:,} rows with linkage_id, no record id")

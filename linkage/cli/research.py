@@ -76,10 +76,18 @@ def _echo_pair_completeness(summary: dict, truth, encoded: tuple[Path, Path] | N
     if encoded is None:
         click.echo("  pair completeness: pass --encoded A B (the encoded files that were linked) to measure it")
         return
+    from ..errors import InputError
     from ..format.encoded import read_encoded
     from ..research.evaluate import pair_completeness
 
-    pc, n = pair_completeness(truth, read_encoded(encoded[0]), read_encoded(encoded[1]), blk)
+    a, b = read_encoded(encoded[0]), read_encoded(encoded[1])
+    inputs = summary.get("inputs", {})
+    for enc, side, path in ((a, "a", encoded[0]), (b, "b", encoded[1])):
+        want = inputs.get(side, {}).get("sha256")
+        if want is not None and enc.sha256 != want:
+            raise InputError(f"{path}: is not the file the links were made from as {side.upper()} (its SHA-256 "
+                             "differs from the link summary's); give --encoded A B in the order they were linked")
+    pc, n = pair_completeness(truth, a, b, blk)
     click.echo(f"  pair completeness: {pc:.4f} of the {n:,} true pairs were candidates")
 
 

@@ -4,7 +4,17 @@ Both sides import this package: providers write encoded files, the linkage unit 
 and writes link tables. It holds no identifiers and never the key.
 """
 
-from .encoded import FORMAT_VERSION, FORMAT_VERSIONS, Counts, Encoded, manifest_path, read_encoded, write_encoded
+from .encoded import (
+    FORMAT_VERSION,
+    FORMAT_VERSIONS,
+    Counts,
+    Encoded,
+    EncodedFile,
+    manifest_path,
+    open_encoded,
+    read_encoded,
+    write_encoded,
+)
 from .links import BANDS, BELOW, LINK_COLUMNS, MATCH, POSSIBLE, read_links, read_summary, summary_path, write_links
 
 __all__ = [
@@ -17,7 +27,9 @@ __all__ = [
     "POSSIBLE",
     "Counts",
     "Encoded",
+    "EncodedFile",
     "manifest_path",
+    "open_encoded",
     "read_encoded",
     "read_links",
     "read_summary",

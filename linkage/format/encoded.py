@@ -375,8 +375,9 @@ def open_encoded(path: str | Path, *, verify: bool = True) -> EncodedFile:
         raise IntegrityError(f"{path}: schema fingerprint does not match its schema")
     if sum(group_rows) != counts.encoded:
         raise IntegrityError(f"{path}: holds {sum(group_rows)} rows but its metadata says {counts.encoded}")
-    return EncodedFile(path=path, schema=schema, key_check=meta["key_check"], counts=counts, group_rows=group_rows,
-                       field_issues=meta.get("field_issues", {}), provider=meta.get("provider"),
+    # An absolute path: Dask workers, started elsewhere, read the same file.
+    return EncodedFile(path=path.resolve(), schema=schema, key_check=meta["key_check"], counts=counts,
+                       group_rows=group_rows, field_issues=meta.get("field_issues", {}), provider=meta.get("provider"),
                        created=meta.get("created"), sha256=manifest.get("sha256"))
 
 

@@ -7,7 +7,9 @@ one core, on a laptop's cores or on a cluster, with identical results.
 
 Dask is optional (``pip install 'linkage[dask]'``) and imported only here, only when asked
 for. Workers read their parts of an encoded file themselves (the file must be at the same
-path on every worker: a shared file system); A, small, is sent to each worker once.
+absolute path on every worker: a shared file system); A, and what blocking needs of it (its
+sample, its buckets in each band or key), is sent to each worker once, and so is B when it
+is held in memory rather than opened from a file.
 """
 
 from __future__ import annotations
@@ -78,8 +80,9 @@ class Cluster:
 
 
 def part_rows(n_b: int, *, lists: int = 1, workers: int = 1, most: int = 1 << 20) -> int:
-    """Rows of B per part: at most ``most`` and what the buckets of ``lists`` lists (bands or
-    blocking keys) hold in about 256 MiB, and few enough that each of ``workers`` gets two parts."""
+    """Rows of B per part: at most ``most``, at most what the sorted buckets of ``lists`` lists
+    (bands or blocking keys) hold in 256 MiB (beside the part's filters, 128 MiB a million
+    1,024-bit rows), and few enough that each of ``workers`` gets two parts."""
     rows = min(most, max(1 << 15, (1 << 28) // (16 * max(lists, 1))))
     if workers > 1:
         rows = min(rows, max(4096, -(-n_b // (2 * workers))))
@@ -129,12 +132,19 @@ class _DaskRunner(Runner):
         return self.client.scatter(obj, broadcast=True, hash=False)
 
     def map(self, fn: Callable[..., Any], items: Iterable[Any], *args: Any) -> Iterator[Any]:
+        import distributed
         from distributed import as_completed
 
         futures = [self.client.submit(fn, item, *args, pure=False) for item in items]
         try:
             for future in as_completed(futures):
-                yield future.result()
+                try:
+                    result = future.result()
+                except (distributed.KilledWorker, distributed.comm.CommClosedError, TimeoutError, OSError):
+                    raise InputError(f"the Dask cluster ({self.where}) lost a task's worker or has none; check its "
+                                     "workers (memory, the encoded file at the same path on each) and run again"
+                                     ) from None
+                yield result
                 future.release()
         finally:
             for future in futures:

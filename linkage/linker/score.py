@@ -282,7 +282,7 @@ def dice_pairs_parts(a: np.ndarray, b: Any, *, threshold: float, top_k: int | No
     memory that grows with one part of B."""
     runner = runner or Runner()
     # Parts of some 2e10 comparisons (seconds each): few enough that merging them costs little.
-    rows = part_rows(len(b), workers=runner.workers, most=max(1 << 15, int(2e10 // max(len(a), 1))))
+    rows = part_rows(len(b), workers=runner.workers, most=min(1 << 20, max(1 << 15, int(2e10 // max(len(a), 1)))))
     spans = part_ranges(len(b), rows)
     one = len(spans) == 1 and runner.workers == 1
     job = _PairsJob(threshold, top_k, resolve_kernel(kernel), runner.threads, quiet or not one)

@@ -132,8 +132,8 @@ def pair_completeness(truth: Any, a: Encoded, b: Encoded, blocking: dict[str, An
 
     ``blocking`` is the ``blocking`` entry of a link summary: with ``keys``, a true pair is a
     candidate when its records share a blocking key; with ``lsh``, when they agree on every
-    sampled bit of some band (the plan's positions). A true pair whose record is in neither
-    file (not encoded) counts as missed; the sample that blocking scores against all of B is
+    sampled bit of some band (the plan's positions). A true pair whose record is missing from
+    either file (not encoded) counts as missed; the sample that blocking scores against all of B is
     not counted, so this is a lower bound for those few records.
     """
     from ..linker.block import band_signatures
@@ -142,7 +142,7 @@ def pair_completeness(truth: Any, a: Encoded, b: Encoded, blocking: dict[str, An
     rows = []
     for enc, col in ((a, "id_a"), (b, "id_b")):
         index = pl.DataFrame({col: enc.record_ids, "row": np.arange(len(enc))})
-        rows.append(truth.select(col).join(index, on=col, how="left")["row"].to_numpy())
+        rows.append(truth.select(col).join(index, on=col, how="left", maintain_order="left")["row"].to_numpy())
     ok = ~(np.isnan(rows[0].astype(float)) | np.isnan(rows[1].astype(float)))
     ia, ib = (r[ok].astype(np.int64) for r in rows)
     method = blocking.get("method", "none")
@@ -152,6 +152,9 @@ def pair_completeness(truth: Any, a: Encoded, b: Encoded, blocking: dict[str, An
         ka, kb = a.block_keys[ia], b.block_keys[ib]
         hit = ((ka == kb) & (ka != 0)).any(axis=1)
     elif method == "lsh":
+        if "positions" not in blocking:
+            raise InputError("the link summary does not say which bits LSH sampled (written by an older linkage); "
+                             "link again to measure pair completeness")
         hit = np.zeros(len(ia), dtype=bool)
         for pos in np.asarray(blocking["positions"], dtype=np.int64):
             hit |= band_signatures(a.clks[ia], pos) == band_signatures(b.clks[ib], pos)
