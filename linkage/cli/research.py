@@ -129,6 +129,21 @@ def _synth_and_echo(outdir: Path, records: int, seed: int, files: int | None = N
     return paths
 
 
+def _programme_and_echo(outdir: Path, cohort: int, seed: int, force: bool, **options) -> dict[str, Path]:
+    """A synthetic programme (councils' cohort files, national files, attributes, truth), written and named."""
+    from ..format.files import check_outputs
+    from ..research.synth import PROGRAMME_PROVIDERS, synth_programme, synth_programme_paths, write_synth_programme
+
+    replaced = check_outputs(synth_programme_paths(outdir, list(PROGRAMME_PROVIDERS)).values(), force=force)
+    data = synth_programme(cohort, seed=seed, **options)
+    paths = write_synth_programme(data, outdir)
+    echo_replaced(replaced)
+    for p, frame in data.extracts.items():
+        click.echo(f"wrote {paths[p]} ({frame.height:,} records) and {paths[p + '.attributes'].name}")
+    click.echo(f"wrote {paths['truth']} ({data.truth['person_id'].n_unique():,} people); seed {seed}")
+    return paths
+
+
 class _LibraryDefault(click.Option):
     """An option that, when absent, is not passed on, so the library's default applies.
 
@@ -170,12 +185,26 @@ _seed = click.option("--seed", default=SEED, show_default=True, type=int, help="
                    "(provider, record_id, person_id) instead of a.csv, b.csv and truth.csv (id_a, id_b).")
 @_library_share("--duplicates", "With --files: share of a file's people who appear in it twice "
                 "[default: {DUPLICATES:g}].")
-@force_option("a.csv, b.csv and truth.csv in OUTDIR (with --files K: p1.csv .. pK.csv and truth.csv)")
+@click.option("--programme", is_flag=True,
+              help="Write a programme instead: three councils' cohort files (--records people in families) and "
+                   "national benefits (dwp), offending (moj) and school (dfe) files, each with its attributes "
+                   "(<provider>.attributes.csv), and truth.csv (provider, record_id, person_id).")
+@force_option("a.csv, b.csv and truth.csv in OUTDIR (with --files K: p1.csv .. pK.csv and truth.csv; with "
+              "--programme: each provider's .csv and .attributes.csv and truth.csv)")
 def synth(outdir: Path, records: int, seed: int, overlap: float | None, b_records: int | None,
-          relatives: float | None, files: int | None, duplicates: float | None, force: bool) -> None:
+          relatives: float | None, files: int | None, duplicates: float | None, programme: bool,
+          force: bool) -> None:
     """Write synthetic UK families for two providers with ground truth (a.csv, b.csv, truth.csv), or K (--files)."""
     from ..format.files import check_outputs
     from ..research.synth import synth_files_paths, synth_paths
+
+    if programme:
+        if files is not None or b_records is not None or overlap is not None or relatives is not None:
+            raise click.UsageError("--programme sets its own files, overlaps and relatives; give --records "
+                                   "(the cohort), --seed and --duplicates only")
+        outdir.mkdir(parents=True, exist_ok=True)
+        _programme_and_echo(outdir, records, seed, force, **({"duplicates": duplicates} if duplicates else {}))
+        return
 
     if files is None and duplicates is not None:
         raise click.UsageError("--duplicates needs --files: two-file extracts have no duplicates")

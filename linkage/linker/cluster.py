@@ -132,9 +132,9 @@ def _self_links(enc: Encoded, threshold: float, review_width: float, top_k: int)
     p = scores.pairs.select(scores.pairs.i < scores.pairs.j)  # each pair once, never a record with itself
     assigned = solve_one_to_one(p)
     bands = band_labels(assigned.score, threshold=threshold, review_width=review_width)
-    ids = enc.record_ids.to_numpy()
-    return pl.DataFrame({"id_a": ids[assigned.i], "id_b": ids[assigned.j], "score": assigned.score,
-                         "band": bands.astype(str)}).filter(pl.col("band") != BELOW)
+    ids = enc.record_ids
+    return pl.DataFrame({"id_a": ids.gather(assigned.i), "id_b": ids.gather(assigned.j), "score": assigned.score,
+                         "band": pl.Series(bands.astype(str), dtype=pl.Utf8)}).filter(pl.col("band") != BELOW)
 
 
 def link_many(

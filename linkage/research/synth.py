@@ -92,13 +92,17 @@ from ..defaults import SEED, SYNTH_MIN_RECORDS, SYNTH_RECORDS
 __all__ = [
     "SynthData",
     "SynthFiles",
+    "SynthProgramme",
     "synth_calibration",
     "synth_families",
     "synth_files",
     "synth_files_paths",
     "synth_paths",
+    "synth_programme",
+    "synth_programme_paths",
     "write_synth",
     "write_synth_files",
+    "write_synth_programme",
 ]
 
 COLUMNS: tuple[str, ...] = (
@@ -1125,4 +1129,151 @@ def write_synth_files(data: SynthFiles, outdir: str | Path) -> dict[str, Path]:
     paths = synth_files_paths(outdir, len(data.extracts))
     for name, frame in (*data.extracts.items(), ("truth", data.truth)):
         frame.write_csv(paths[name])
+    return paths
+
+
+# ---------------------------------------------------------------------------
+# A programme: councils' cohort files and national files
+# ---------------------------------------------------------------------------
+
+PROGRAMME_COHORT = 14_000  # people supported by the councils
+_NATIONAL_ERROR_COUNT_P = np.array([0.80, 0.15, 0.05])  # errors per record in national files
+COUNCILS = 3
+
+
+@dataclass(frozen=True)
+class SynthProgramme:
+    """Councils' cohort files and national files of one population, their attributes, and the truth."""
+
+    extracts: dict[str, pl.DataFrame]
+    """Identifiers by provider: ``council_1`` .. ``council_K``, ``dwp``, ``moj``, ``dfe``."""
+    attributes: dict[str, pl.DataFrame]
+    """Each provider's attributes by ``record_id``: support, benefit spells, offences, school absence."""
+    truth: pl.DataFrame
+    """Columns ``provider``, ``record_id``, ``person_id``: one row per record."""
+
+
+def _dates_between(lo: str, hi: str, n: int, rng: np.random.Generator) -> pl.Series:
+    start, end = np.datetime64(lo), np.datetime64(hi)
+    days = rng.integers(0, int((end - start).astype(int)) + 1, n)
+    return pl.Series((start + days).astype("datetime64[D]")).cast(pl.Utf8)
+
+
+def synth_programme(cohort: int = PROGRAMME_COHORT, *, seed: int = SEED, councils: int = COUNCILS,
+                    moved: float = 0.05, duplicates: float = 0.015, aliases: float = 0.3) -> SynthProgramme:
+    """A programme like Supporting Families: ``councils`` councils support a cohort of about
+    ``cohort`` people in whole families; national files hold them among many others.
+
+    - each family is in one council's file, and a share ``moved`` of families in two;
+    - ``dwp`` (benefits): most adults of the cohort and about twice as many other adults; a
+      share ``duplicates`` of its people have a second claim (a second record);
+    - ``moj`` (offending): some of the cohort's adults and teenagers, and others; a share
+      ``aliases`` of its records give another first name or surname;
+    - ``dfe`` (schools): nearly all the cohort's children of school age, and others.
+
+    Every record gets the errors of step 4 independently: as many as in other files for the
+    councils' and offending records, fewer (80% none) for benefits and schools, whose records
+    are checked against national registers. Attributes: each council's support
+    start, benefit spells, offences, and each pupil's absence rate before and after support
+    (lower after, on average, for the cohort). Pure function of the arguments.
+    """
+    _check_records(cohort)
+    if councils < 1:
+        raise ValueError(f"councils must be at least 1, got {councils}")
+    for name, share in (("moved", moved), ("duplicates", duplicates), ("aliases", aliases)):
+        _check_share(name, share)
+    rng = np.random.default_rng(seed)
+    # The cohort: whole families; the others: people alone or in families, of the same population.
+    fam = _households_of_two_or_more(cohort, rng, 0)
+    offset = int(fam["hh"].max()) + 1
+    n_others = 3 * cohort
+    others = _concat(_households_of_two_or_more(n_others // 3, rng, offset),
+                     _people_alone(n_others - n_others // 3, rng, offset + 10 * cohort + 10))
+    people = _concat(fam, others)
+    n, n_cohort = len(people["hh"]), len(fam["hh"])
+    in_cohort = np.arange(n) < n_cohort
+    adult, child = people["y"] <= 2006, (people["y"] >= 2007) & (people["y"] <= 2020)
+    teen_or_adult = people["y"] <= 2010
+
+    # Councils: each family in one, some in a second.
+    hh_ids, hh_of = np.unique(fam["hh"], return_inverse=True)
+    home = rng.integers(0, councils, len(hh_ids))
+    second = np.where(rng.random(len(hh_ids)) < moved, (home + 1 + rng.integers(0, max(councils - 1, 1),
+                                                                                 len(hh_ids))) % councils, -1)
+    members: list[tuple[str, np.ndarray]] = []
+    for c in range(councils):
+        rows = np.flatnonzero((home[hh_of] == c) | (second[hh_of] == c))
+        members.append((f"council_{c + 1}", rows))
+    # National files.
+    dwp = in_cohort & adult & (rng.random(n) < 0.85) | ~in_cohort & adult & (rng.random(n) < 0.75)
+    moj = in_cohort & teen_or_adult & (rng.random(n) < 0.10) | ~in_cohort & teen_or_adult & (rng.random(n) < 0.03)
+    dfe = in_cohort & child & (rng.random(n) < 0.95) | ~in_cohort & child & (rng.random(n) < 0.8)
+    dwp_rows = np.flatnonzero(dwp)
+    dwp_rows = np.sort(np.concatenate([dwp_rows, dwp_rows[rng.random(len(dwp_rows)) < duplicates]]))
+    members += [("dwp", dwp_rows), ("moj", np.flatnonzero(moj)), ("dfe", np.flatnonzero(dfe))]
+
+    person_ids = _person_ids(n)
+    extracts, attributes, truths = {}, {}, []
+    v = _vocab()
+    for k, (label, rows) in enumerate(members):
+        taken = _take(people, rows)
+        if label == "moj":  # aliases: another first name or another surname
+            alias = np.flatnonzero(rng.random(len(rows)) < aliases)
+            first = rng.random(len(alias)) < 0.5
+            taken["first"][alias[first]] = _first_names(taken["sex"][alias[first]], rng)
+            taken["last"][alias[~first]] = rng.choice(len(v.surnames), int((~first).sum()), p=v.surname_p)
+        # National files are checked against national registers: fewer errors than councils' files.
+        light = rng.choice(len(_NATIONAL_ERROR_COUNT_P), len(rows), p=_NATIONAL_ERROR_COUNT_P) \
+            if label in ("dwp", "dfe") else None
+        recs, errors = _corrupt(taken, rng, light)
+        ids = _record_ids(len(rows), "R", rng)
+        style = _STYLE_A if k % 2 == 0 else _STYLE_B
+        frame = _render(recs, ids, style, rng, errors)
+        order = rng.permutation(frame.height)
+        extracts[label] = frame[order]
+        truths.append(pl.DataFrame({"provider": label, "record_id": ids, "person_id": person_ids.gather(rows)}))
+        attributes[label] = _attributes(label, ids, in_cohort[rows], rng)[order]
+    truth = pl.concat(truths).select(pl.col("provider").cast(pl.Utf8), "record_id", "person_id")
+    return SynthProgramme(extracts=extracts, attributes=attributes, truth=truth)
+
+
+def _attributes(label: str, ids: pl.Series, cohort: np.ndarray, rng: np.random.Generator) -> pl.DataFrame:
+    """A provider's attributes of its records (one row each; benefits: the latest spell)."""
+    n = len(ids)
+    if label.startswith("council"):
+        return pl.DataFrame({"record_id": ids, "support_start": _dates_between("2022-04-01", "2023-03-31", n, rng)})
+    if label == "dwp":
+        kinds = pl.Series(["UC", "PIP", "ESA", "JSA"]).gather(rng.choice(4, n, p=[0.6, 0.2, 0.15, 0.05]))
+        return pl.DataFrame({"record_id": ids, "benefit": kinds,
+                             "spell_start": _dates_between("2018-01-01", "2024-06-30", n, rng),
+                             "in_work_2024": rng.random(n) < np.where(cohort, 0.45, 0.6)})
+    if label == "moj":
+        kinds = pl.Series(["violence", "theft", "drugs", "public order", "other"]).gather(rng.integers(0, 5, n))
+        early = _dates_between("2020-01-01", "2022-03-31", n, rng).to_numpy()
+        late = _dates_between("2023-04-01", "2025-03-31", n, rng).to_numpy()
+        when = np.where(rng.random(n) < np.where(cohort, 0.6, 0.5), early, late)  # fewer after support
+        return pl.DataFrame({"record_id": ids, "offence": kinds, "offence_date": pl.Series(when, dtype=pl.Utf8)})
+    before = np.clip(rng.normal(np.where(cohort, 14.0, 6.0), 5.0), 0, 100)
+    after = np.clip(before + rng.normal(np.where(cohort, -3.0, 0.0), 3.0), 0, 100)
+    return pl.DataFrame({"record_id": ids, "absence_before": np.round(before, 1), "absence_after": np.round(after, 1)})
+
+
+def synth_programme_paths(outdir: str | Path, providers: list[str]) -> dict[str, Path]:
+    """Where :func:`write_synth_programme` writes: ``<provider>.csv`` (identifiers),
+    ``<provider>.attributes.csv`` and ``truth.csv``."""
+    out = {p: Path(outdir) / f"{p}.csv" for p in providers}
+    out |= {f"{p}.attributes": Path(outdir) / f"{p}.attributes.csv" for p in providers}
+    return out | {"truth": Path(outdir) / "truth.csv"}
+
+
+PROGRAMME_PROVIDERS = (*(f"council_{c + 1}" for c in range(COUNCILS)), "dwp", "moj", "dfe")
+
+
+def write_synth_programme(data: SynthProgramme, outdir: str | Path) -> dict[str, Path]:
+    """Write each provider's identifiers and attributes, and the truth, as CSV."""
+    paths = synth_programme_paths(outdir, list(data.extracts))
+    for p, frame in data.extracts.items():
+        frame.write_csv(paths[p])
+        data.attributes[p].write_csv(paths[f"{p}.attributes"])
+    data.truth.write_csv(paths["truth"])
     return paths
