@@ -14,6 +14,7 @@ NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
     [
         ("quickstart.ipynb", ("estimated precision", "best threshold in hindsight")),
         ("privacy.ipynb", ("pattern", "anchor", "worst 5%")),
+        ("national_evaluation.ipynb", ("pairwise quality of the clusters", "attached", "suppressed")),
     ],
 )
 def test_notebook_executes(tmp_path, name, expected):

@@ -1270,7 +1270,8 @@ PROGRAMME_PROVIDERS = (*(f"council_{c + 1}" for c in range(COUNCILS)), "dwp", "m
 
 
 def write_synth_programme(data: SynthProgramme, outdir: str | Path) -> dict[str, Path]:
-    """Write each provider's identifiers and attributes, and the truth, as CSV."""
+    """Write each provider's identifiers and attributes, and the truth, as CSV (``outdir`` made if need be)."""
+    Path(outdir).mkdir(parents=True, exist_ok=True)
     paths = synth_programme_paths(outdir, list(data.extracts))
     for p, frame in data.extracts.items():
         frame.write_csv(paths[p])
