@@ -102,3 +102,40 @@ def test_release_and_attach_commands(tmp_path):
     assert "AB1" not in r.output and not (tmp_path / "b.parquet").exists()
     again = run_cli("release", tmp_path / "clusters.csv", "--out", tmp_path / "rel")
     assert_user_error(again, "exists")
+
+
+def test_programme_demo_runs_the_whole_flow_and_leaks_no_identifier(tmp_path):
+    out = tmp_path / "demo"
+    r = run_cli("demo", "--programme", "--out", out, "--records", "2000", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "pairwise quality of the clusters" in r.output and "attached" in r.output
+    extracts = {p.stem: pl.read_csv(p, infer_schema=False) for p in (out / "providers").glob("*.csv")
+                if not p.name.endswith(".attributes.csv") and p.name != "truth.csv"}
+    assert set(extracts) == {"council_1", "council_2", "council_3", "dwp", "moj", "dfe"}
+    # What the linkage unit writes, and what researchers receive, hold no name, date of birth or postcode.
+    unit = "\n".join(p.read_text() for p in [*(out / "linked").iterdir(), *(out / "release").iterdir()])
+    researchers = "\n".join(p.read_text() for p in (out / "attributes").iterdir())
+    for frame in extracts.values():
+        for column in ("last_name", "postcode", "date_of_birth"):
+            for value in frame[column].drop_nulls().head(30):
+                if len(value) >= 6:
+                    assert value not in unit, column
+                    # attributes hold dates of their own (benefit spells), so only names and postcodes there
+                    assert column == "date_of_birth" or value not in researchers, column
+    # Researchers see no record id: attribute files carry linkage ids only.
+    for p in (out / "attributes").iterdir():
+        assert pl.read_csv(p, n_rows=1).columns[0] == "linkage_id"
+    again = run_cli("demo", "--programme", "--out", out, "--records", "2000", "--quiet")
+    assert_user_error(again, "earlier programme demo", "--force")
+    assert run_cli("demo", "--programme", "--out", out, "--records", "2000", "--quiet", "--force").exit_code == 0
+
+
+def test_synth_programme_command_writes_identifiers_attributes_and_truth(tmp_path):
+    r = run_cli("synth", tmp_path, "--programme", "--records", "500")
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert "truth.csv" in names and "dwp.attributes.csv" in names and "council_3.csv" in names
+    truth = pl.read_csv(tmp_path / "truth.csv", infer_schema=False)
+    assert set(truth["provider"]) == {"council_1", "council_2", "council_3", "dwp", "moj", "dfe"}
+    r = run_cli("synth", tmp_path, "--programme", "--files", "3")
+    assert r.exit_code == 2

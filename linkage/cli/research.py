@@ -52,7 +52,8 @@ def _evaluate_clusters_and_echo(path: Path, clusters, truth) -> None:
         pairs = json.loads((path.parent / "summary.json").read_text()).get("pairs_of_files", [])
     except (OSError, ValueError, AttributeError):
         pairs = []
-    estimated = {(p["provider_a"], p["provider_b"]): p.get("estimated") for p in pairs}
+    estimated = {(p["provider_a"], p["provider_b"]): p.get("estimated") if p.get("threshold") is not None else None
+                 for p in pairs}  # a pair with no evidence of matches has no estimate worth showing
     click.echo(f"pairwise quality of the clusters in {path} (pairs of records in one cluster):")
     click.echo(ev.table())
     click.echo("  by pair of providers:")
@@ -253,10 +254,16 @@ def calibrate(schema_path: Path | None, out: Path, records: int | None, seed: in
               help="Folder for the demo's files.")
 @_records
 @_seed
+@click.option("--programme", is_flag=True,
+              help="Run a programme instead: three councils and three national files (a cohort of --records / 4 "
+                   "people) encoded, linked into clusters, evaluated, released and attached.")
 @force_option("the files of an earlier demo in OUT (named as they are removed)")
 @quiet_option
-def demo(outdir: Path, records: int, seed: int, force: bool, quiet: bool) -> None:
+def demo(outdir: Path, records: int, seed: int, programme: bool, force: bool, quiet: bool) -> None:
     """Run the whole path on synthetic families: synth, keygen, encode, link, evaluate."""
+    if programme:
+        _programme_demo(outdir, max(records // 4, SYNTH_MIN_RECORDS), seed, force, quiet)
+        return
     from ..format.encoded import manifest_path
     from ..format.files import check_outputs
     from ..format.links import link_table_outputs
@@ -296,3 +303,63 @@ def demo(outdir: Path, records: int, seed: int, force: bool, quiet: bool) -> Non
     echo_link_run(link_files(encoded["a"], encoded["b"], links, quiet=quiet, min_score=CURVE_MIN_SCORE))
     step("6/6 a researcher evaluates the links against the ground truth")
     _evaluate_and_echo(links, extracts["truth"], plot)
+
+
+def _programme_demo(outdir: Path, cohort: int, seed: int, force: bool, quiet: bool) -> None:
+    """`demo --programme`: councils and national files, encoded, clustered, evaluated, released, attached."""
+    import shutil
+
+    from ..errors import InputError
+    from ..format.files import atomic_path, write_safe_csv
+    from ..linker.cluster import link_files_many
+    from ..linker.release import release_files
+    from ..provider.attach import attach
+    from ..provider.extract import read_extract
+    from ..provider.keys import generate_key, write_key
+    from ..provider.pipeline import encode_file
+    from ..research.synth import PROGRAMME_PROVIDERS
+    from .linker import echo_clusters
+    from .provider import echo_encode_run
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    folders = [outdir / x for x in ("providers", "encoded", "linked", "release", "attributes")]
+    old = [f for f in (*folders, outdir / "shared.key") if f.exists()]
+    if old and not force:
+        raise InputError(f"{outdir}: holds an earlier programme demo; use --force to replace it")
+    for f in old:
+        click.echo(f"removing {f} of an earlier demo (--force)")
+        shutil.rmtree(f) if f.is_dir() else f.unlink()
+    providers, encoded_dir, linked, released, attributes = folders
+
+    def step(title: str) -> None:
+        click.secho(f"\n== {title}", bold=True)
+
+    step("1/6 a synthetic programme: three councils' cohort files and national files (truth kept aside)")
+    providers.mkdir()
+    paths = _programme_and_echo(providers, cohort, seed, force=False)
+    step("2/6 each provider encodes its extract with the shared key")
+    key = generate_key()
+    write_key(outdir / "shared.key", key)
+    encoded_dir.mkdir()
+    encoded = []
+    for p in PROGRAMME_PROVIDERS:
+        encoded.append(encoded_dir / f"{p}.enc.parquet")
+        echo_encode_run(encode_file(paths[p], encoded[-1], key=key, provider=p, quiet=quiet), paths[p], p)
+    step("3/6 the linkage unit links every pair of files into clusters, one person each")
+    res, written, replaced = link_files_many(encoded, linked, dedupe=True, quiet=quiet)
+    echo_clusters(res, written, replaced)
+    step("4/6 a researcher evaluates the clusters against the ground truth")
+    _evaluate_clusters_and_echo(linked / "clusters.csv", res.clusters, read_extract(paths["truth"]))
+    step("5/6 the linkage unit releases each provider's own ids with fresh linkage ids")
+    _, written, _ = release_files(linked, released)
+    click.echo(f"wrote {', '.join(p.name for p in written)} in {released}")
+    step("6/6 each provider attaches linkage ids to its attributes (no identifiers) for the researchers")
+    attributes.mkdir()
+    for p in PROGRAMME_PROVIDERS:
+        got = attach(read_extract(released / f"{p}.csv"), read_extract(paths[f"{p}.attributes"]),
+                     names=(str(released / f"{p}.csv"), str(paths[f"{p}.attributes"])))
+        with atomic_path(attributes / f"{p}.csv") as tmp:
+            write_safe_csv(got.frame, tmp)
+        click.echo(f"{p}: {got.line()}")
+    click.echo(f"wrote {attributes}: join them on linkage_id with linkage.assemble, hide small cells with "
+               "linkage.suppress (see notebooks/national_evaluation.ipynb)")
