@@ -150,6 +150,8 @@ def echo_clusters(res, written, replaced) -> None:
         if est:
             how += f", estimated precision {est['precision']:.3f}, recall {est['recall']:.3f}"
         click.echo(f"{p['provider_a']} x {p['provider_b']}: {how}; {p['bands'].get('match', 0):,} match links")
+        for warning in (est or {}).get("warnings", []):
+            click.echo(f"linkage: warning: {p['provider_a']} x {p['provider_b']}: {warning}", err=True)
     for d in res.summary["duplicates"]:
         click.echo(f"{d['provider']} with itself: threshold {d['threshold']:.3f}; {d['links']:,} duplicate links")
     c = res.summary["clusters"]
