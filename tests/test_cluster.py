@@ -111,6 +111,8 @@ def test_files_must_come_from_distinct_providers(programme):
         link_many([dataclasses.replace(encs[0], provider=None), *encs[1:]])
     with pytest.raises(lk.LinkageError, match="provider label 'p1'"):
         link_many([encs[0], dataclasses.replace(encs[1], provider="p1"), encs[2]])
+    with pytest.raises(lk.LinkageError, match="not a plain name"):
+        link_many([dataclasses.replace(encs[0], provider="=council 1"), *encs[1:]])
 
 
 def test_evaluate_clusters_counts_pairs_per_pair_of_providers():
@@ -127,6 +129,10 @@ def test_evaluate_clusters_counts_pairs_per_pair_of_providers():
     assert ev.exact == pytest.approx(0.0)  # x shares its cluster with y; z is split
     perfect = evaluate_clusters(truth.rename({"person_id": "linkage_id"}), truth)
     assert perfect.f1 == 1.0 and perfect.exact == 1.0
+    # records only on one side are alone, whatever their ids look like joined together
+    odd = evaluate_clusters(pl.DataFrame({"linkage_id": ["L1"], "provider": ["a"], "record_id": ["12"]}),
+                            pl.DataFrame({"provider": ["a1", "a"], "record_id": ["2", "9"], "person_id": ["p", "q"]}))
+    assert odd.predicted_pairs == 0 and odd.true_pairs == 0
 
 
 def test_cli_links_three_files_into_a_folder_and_evaluates_it(programme, tmp_path):
@@ -158,3 +164,27 @@ def test_cli_links_three_files_into_a_folder_and_evaluates_it(programme, tmp_pat
             assert name not in written
     r = run_cli("link", paths[0], paths[1], paths[0], "--out", tmp_path / "x")
     assert_user_error(r, "given twice")
+
+
+def test_a_pair_sharing_few_people_borrows_the_pooled_threshold_and_claims_no_estimate():
+    from linkage.research.synth import synth_programme
+
+    data = synth_programme(1500, seed=2)
+    encs = [dataclasses.replace(lk.encode_frame(f, key=KEY), provider=p) for p, f in data.extracts.items()]
+    res = link_many(encs)
+    pairs = {(p["provider_a"], p["provider_b"]): p for p in res.summary["pairs_of_files"]}
+    certain = [p for p in pairs.values() if p["threshold_source"] == "estimated"]
+    pooled = [p for p in pairs.values() if p["threshold_source"] == "pooled"]
+    assert certain and pooled
+    median = float(np.median([p["threshold"] for p in certain]))
+    for p in pooled:
+        assert p["threshold"] == pytest.approx(median) and p["own_threshold"] != p["threshold"]
+        assert p["estimated"]["precision"] is None and "too few matches" in p["estimated"]["warnings"][-1]
+    # the pooled pairs' links are banded at the pooled threshold
+    c12 = pairs[("council_1", "council_2")]
+    links = res.pairs.filter((pl.col("provider_a") == "council_1") & (pl.col("provider_b") == "council_2"))
+    if c12["threshold_source"] == "pooled":
+        assert (links.filter(pl.col("band") == "match")["score"] >= c12["threshold"]).all()
+        assert links.filter(pl.col("band") == "match").height == c12["bands"].get("match", 0)
+    # pairs with no evidence of matches link nothing, pooled or not
+    assert pairs[("dwp", "dfe")]["threshold"] is None

@@ -33,7 +33,7 @@ def test_a_release_holds_only_its_own_providers_ids_and_two_releases_share_none(
 
 
 def test_a_provider_label_must_be_a_plain_name():
-    with pytest.raises(lk.LinkageError, match="not a plain name"):
+    with pytest.raises(lk.LinkageError, match="not plain names"):
         release(CLUSTERS.with_columns(pl.lit("../x").alias("provider")))
 
 
@@ -51,10 +51,23 @@ def test_attach_swaps_record_ids_for_linkage_ids_and_accounts_for_every_row():
 
 
 @pytest.mark.parametrize("column", ["first_name", "Surname", "date_of_birth", "dob", "postcode", "home_address",
-                                   "nhs_number", "email"])
+                                   "nhs_number", "email", "First Name", "Date Of Birth", "client_name", "date_birth",
+                                   "Post Code"])
 def test_attach_refuses_identifier_columns(column):
     with pytest.raises(lk.LinkageError, match=f"column\\(s\\) {column} identify people"):
         attach(release(CLUSTERS).tables["dwp"], ATTRS.with_columns(pl.lit("x").alias(column)))
+
+
+def test_attach_reads_record_ids_as_encode_does_and_keeps_numbers_as_numbers(tmp_path):
+    rel = release(CLUSTERS).tables["dwp"]
+    spaced = ATTRS.with_columns(pl.concat_str([pl.lit(" "), pl.col("record_id"), pl.lit(" ")]).alias("record_id"))
+    assert attach(rel, spaced).attached == 3
+    from linkage.format.files import write_safe_csv
+
+    frame = pl.DataFrame({"change": ["-5.0", "+3", "-1e3", "=1+2", "-x"]})
+    write_safe_csv(frame, tmp_path / "f.csv", keep_numbers=True)
+    assert pl.read_csv(tmp_path / "f.csv", infer_schema=False)["change"].to_list() == [
+        "-5.0", "+3", "-1e3", "'=1+2", "'-x"]
 
 
 def test_attach_refuses_a_column_of_postcodes_whatever_its_name():
@@ -78,10 +91,12 @@ def test_assemble_joins_on_linkage_ids_and_refuses_record_ids():
 
 
 def test_suppress_hides_small_counts_but_not_zero():
-    table = pl.DataFrame({"group": ["x", "y", "z"], "before": [25, 3, 0], "after": [12, 9, 40]})
+    table = pl.DataFrame({"group": ["x", "y", "z"], "before": [25, 3, 0], "after": [12.0, 9.0, 40.0]})
     out = lk.suppress(table, min_count=10)
-    assert out["before"].to_list() == [25, None, 0] and out["after"].to_list() == [12, None, 40]
+    assert out["before"].to_list() == [25, None, 0] and out["after"].to_list() == [12.0, None, 40.0]
     assert out["suppressed_cells"].to_list() == [0, 2, 0]
+    with pytest.raises(lk.LinkageError, match="not numbers"):
+        lk.suppress(table.with_columns(pl.col("before").cast(pl.Utf8)), counts=["before"])
 
 
 def test_release_and_attach_commands(tmp_path):

@@ -145,10 +145,15 @@ def echo_clusters(res, written, replaced) -> None:
     """What `link` prints for three or more files: each pair's threshold and estimates, the clusters."""
     for p in res.summary["pairs_of_files"]:
         est = p.get("estimated")
-        how = (f"threshold {p['threshold']:.3f} ({p['threshold_source']})" if p["threshold"] is not None
-               else "no evidence of matches: nothing linked")
-        if est:
-            how += f", estimated precision {est['precision']:.3f}, recall {est['recall']:.3f}"
+        if p["threshold"] is None:
+            how = "no evidence of matches: nothing linked"
+        elif p["threshold_source"] == "pooled":
+            how = (f"threshold {p['threshold']:.3f} (pooled from the pairs with certain estimates; its own, "
+                   f"{p['own_threshold']:.3f}, rests on too few matches), quality not estimated")
+        else:
+            how = f"threshold {p['threshold']:.3f} ({p['threshold_source']})"
+            if est:
+                how += f", estimated precision {est['precision']:.3f}, recall {est['recall']:.3f}"
         click.echo(f"{p['provider_a']} x {p['provider_b']}: {how}; {p['bands'].get('match', 0):,} match links")
         for warning in (est or {}).get("warnings", []):
             click.echo(f"linkage: warning: {p['provider_a']} x {p['provider_b']}: {warning}", err=True)

@@ -166,7 +166,7 @@ def attach(release_path: Path, attributes_path: Path, out: Path, schema_path: Pa
         if out.suffix.lower() == ".parquet":
             res.frame.write_parquet(tmp)
         else:
-            write_safe_csv(res.frame, tmp)
+            write_safe_csv(res.frame, tmp, keep_numbers=True)
     echo_replaced(replaced)
     click.echo(res.line())
     click.echo(f"wrote {out}: {res.attached:,} rows with linkage_id, no record id")

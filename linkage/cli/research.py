@@ -21,6 +21,8 @@ def _evaluate_and_echo(links_path: Path, truth_path: Path, plot_path: Path | Non
     truth = read_extract(truth_path)
     links = read_links(links_path)
     if "linkage_id" in links.columns:  # clusters from three or more files
+        if plot_path or encoded:
+            raise click.UsageError("--plot and --encoded are for a link table of two files, not clusters")
         _evaluate_clusters_and_echo(links_path, links, truth)
         return
     ev = evaluate_links(links, truth)
@@ -52,8 +54,9 @@ def _evaluate_clusters_and_echo(path: Path, clusters, truth) -> None:
         pairs = json.loads((path.parent / "summary.json").read_text()).get("pairs_of_files", [])
     except (OSError, ValueError, AttributeError):
         pairs = []
-    estimated = {(p["provider_a"], p["provider_b"]): p.get("estimated") if p.get("threshold") is not None else None
-                 for p in pairs}  # a pair with no evidence of matches has no estimate worth showing
+    # A pair with no evidence of matches, or a pooled threshold, has no estimate worth showing.
+    estimated = {(p["provider_a"], p["provider_b"]): p.get("estimated") for p in pairs
+                 if p.get("threshold") is not None and (p.get("estimated") or {}).get("precision") is not None}
     click.echo(f"pairwise quality of the clusters in {path} (pairs of records in one cluster):")
     click.echo(ev.table())
     click.echo("  by pair of providers:")
@@ -204,7 +207,8 @@ def synth(outdir: Path, records: int, seed: int, overlap: float | None, b_record
             raise click.UsageError("--programme sets its own files, overlaps and relatives; give --records "
                                    "(the cohort), --seed and --duplicates only")
         outdir.mkdir(parents=True, exist_ok=True)
-        _programme_and_echo(outdir, records, seed, force, **({"duplicates": duplicates} if duplicates else {}))
+        _programme_and_echo(outdir, records, seed, force,
+                            **({"duplicates": duplicates} if duplicates is not None else {}))
         return
 
     if files is None and duplicates is not None:
@@ -359,7 +363,7 @@ def _programme_demo(outdir: Path, cohort: int, seed: int, force: bool, quiet: bo
         got = attach(read_extract(released / f"{p}.csv"), read_extract(paths[f"{p}.attributes"]),
                      names=(str(released / f"{p}.csv"), str(paths[f"{p}.attributes"])))
         with atomic_path(attributes / f"{p}.csv") as tmp:
-            write_safe_csv(got.frame, tmp)
+            write_safe_csv(got.frame, tmp, keep_numbers=True)
         click.echo(f"{p}: {got.line()}")
     click.echo(f"wrote {attributes}: join them on linkage_id with linkage.assemble, hide small cells with "
                "linkage.suppress (see notebooks/national_evaluation.ipynb)")

@@ -82,12 +82,22 @@ def check_outputs(outputs: Iterable[str | Path], *, inputs: Iterable[str | Path 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def spreadsheet_safe(e: pl.Expr) -> pl.Expr:
-    """Prefix cells a spreadsheet would run as a formula (=, +, -, @, tab, CR) with a quote."""
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def spreadsheet_safe(e: pl.Expr, *, keep_numbers: bool = False) -> pl.Expr:
+    """Prefix cells a spreadsheet would run as a formula (=, +, -, @, tab, CR) with a quote.
+
+    Ids are quoted even when they look like numbers (``-2`` stays the text it is); with
+    ``keep_numbers``, a plain number (``-5.0``, an attribute's value) is left as it is.
+    """
     formula = pl.any_horizontal([e.str.starts_with(c) for c in _FORMULA_START])
+    if keep_numbers:
+        formula = formula & ~e.str.contains(_NUMBER)
     return pl.when(formula).then(pl.lit("'") + e).otherwise(e).name.keep()
 
 
-def write_safe_csv(df: pl.DataFrame, path: str | Path, **kwargs) -> None:
-    """Write CSV with every text cell made spreadsheet-safe."""
-    df.with_columns(spreadsheet_safe(pl.col(c)) for c, t in df.schema.items() if t == pl.Utf8).write_csv(path, **kwargs)
+def write_safe_csv(df: pl.DataFrame, path: str | Path, *, keep_numbers: bool = False, **kwargs) -> None:
+    """Write CSV with every text cell made spreadsheet-safe (see :func:`spreadsheet_safe`)."""
+    df.with_columns(spreadsheet_safe(pl.col(c), keep_numbers=keep_numbers) for c, t in df.schema.items()
+                    if t == pl.Utf8).write_csv(path, **kwargs)

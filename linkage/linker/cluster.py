@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ import polars as pl
 
 from .._version import __version__
 from ..compiled import numba
+from ..defaults import FLOOR
 from ..errors import InputError
 from ..format.encoded import Encoded, EncodedFile, read_encoded
 from ..format.files import atomic_path, check_outputs, write_safe_csv
@@ -38,12 +40,13 @@ from .link import LinkResult, check_compatible, link
 from .score import dice_pairs
 from .solve import band_labels, solve_one_to_one
 
-__all__ = ["CLUSTER_COLUMNS", "PAIR_COLUMNS", "Clusters", "cluster_outputs", "greedy_clusters", "link_files_many",
-           "link_many"]
+__all__ = ["CLUSTER_COLUMNS", "PAIR_COLUMNS", "SAFE_LABEL", "Clusters", "cluster_outputs", "greedy_clusters",
+           "link_files_many", "link_many"]
 
 CLUSTER_COLUMNS = ("linkage_id", "provider", "record_id", "best_score", "band")
 PAIR_COLUMNS = ("provider_a", "id_a", "provider_b", "id_b", "score", "band")
 _MAX_PROVIDERS = 63  # a cluster's providers are the bits of one 64-bit word
+SAFE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a provider label names its release file
 
 
 def _greedy(a: np.ndarray, b: np.ndarray, same: np.ndarray, provider: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +129,44 @@ def _pair_summary(res: LinkResult, pa: str, pb: str) -> dict[str, Any]:
     return out
 
 
+_POOL_WIDTH = 0.05  # a pair whose estimated precision is less certain than this borrows the pooled threshold
+
+
+def _uncertain(res: LinkResult) -> bool:
+    """Whether a pair's estimated threshold rests on too few matches (its precision interval is wide)."""
+    f = res.fit
+    return f is not None and f.evidence and res.threshold is not None and \
+        f.precision_interval[1] - f.precision_interval[0] > _POOL_WIDTH
+
+
+def pooled_threshold(results: Sequence[LinkResult]) -> float | None:
+    """The median threshold of the pairs of files whose estimates are certain (None: there are none).
+
+    The files share the schema and key, so their match scores fall alike; a pair that shares
+    few people cannot place its own threshold well (its interval is wide), and borrows this one.
+    """
+    certain = [r.threshold for r in results if r.fit is not None and r.fit.evidence and r.threshold is not None
+               and not _uncertain(r)]
+    return float(np.median(certain)) if certain else None
+
+
+def _with_threshold(res: LinkResult, summary: dict[str, Any], threshold: float) -> tuple[pl.DataFrame, dict]:
+    """A pair's links banded at the pooled ``threshold``, and its summary saying so (with the estimate there)."""
+    bands = band_labels(res.links["score"].to_numpy(), threshold=threshold, review_width=res.review_width)
+    links = res.links.with_columns(pl.Series("band", bands.astype(str), dtype=pl.Utf8))
+    note = (f"too few matches to place its own threshold ({res.threshold:.3f}, precision "
+            f"{res.fit.precision_interval[0]:.2f}-{res.fit.precision_interval[1]:.2f}): it uses {threshold:.3f}, "
+            "the median of the pairs of files whose estimates are certain; its precision and recall there are not "
+            "estimated (too few matches): check a clerical sample")
+    # No point estimate: the pair's own fit cannot say how good the links are at another threshold.
+    est = {**summary.get("estimated", {}), "precision": None, "recall": None, "f1": None,
+           "precision_interval": None, "recall_interval": None}
+    est["warnings"] = [*est.get("warnings", []), note]
+    counts = {str(b): int(n) for b, n in links["band"].value_counts().iter_rows() if b != BELOW}
+    return links, {**summary, "threshold": threshold, "threshold_source": "pooled", "own_threshold": res.threshold,
+                   "bands": counts, "estimated": est}
+
+
 def _self_links(enc: Encoded, threshold: float, review_width: float, top_k: int) -> pl.DataFrame:
     """Duplicates within one file: each record's best other records, one-to-one, at or above ``threshold``."""
     scores = dice_pairs(enc.clks, enc.clks, threshold=max(threshold - review_width, 0.0), top_k=top_k + 1)
@@ -159,6 +200,10 @@ def link_many(
     for f, name in zip(files, names):
         if not f.provider:
             raise InputError(f"{name}: carries no provider label; encode it with --provider NAME")
+    for f, name in zip(files, names):
+        if not SAFE_LABEL.match(f.provider):
+            raise InputError(f"{name}: its provider label is not a plain name (letters, digits, '_', '.', '-'; "
+                             "it names the provider's release file); encode it again with --provider NAME")
     if len(set(providers)) < len(providers):
         dup = next(p for p in providers if providers.count(p) > 1)
         raise InputError(f"two files carry the provider label {dup!r}; each file must come from a distinct "
@@ -176,14 +221,22 @@ def link_many(
     rows = [pl.DataFrame({"record_id": f.record_ids, "node": np.arange(offsets[k], offsets[k + 1])})
             for k, f in enumerate(files)]
     edges, per_pair, thresholds = [], [], {k: [] for k in range(len(files))}
-    for x, y in pairs_of_files:
-        res = link(files[x], files[y], names=(names[x], names[y]), quiet=quiet, **options)
-        per_pair.append(_pair_summary(res, providers[x], providers[y]))
-        if res.threshold is not None:
+    estimating = options.get("threshold") is None
+    if estimating:  # links down to the floor, so a pair's threshold can be replaced by the pooled one
+        options = {**options, "min_score": min(options.get("min_score") or FLOOR, options.get("floor", FLOOR))}
+    results = [link(files[x], files[y], names=(names[x], names[y]), quiet=quiet, **options) for x, y in pairs_of_files]
+    pooled = pooled_threshold(results) if estimating else None
+    for (x, y), res in zip(pairs_of_files, results):
+        summary = _pair_summary(res, providers[x], providers[y])
+        links = res.links
+        if pooled is not None and _uncertain(res) and pooled != res.threshold:
+            links, summary = _with_threshold(res, summary, pooled)
+        per_pair.append(summary)
+        if res.threshold is not None:  # its own: duplicates within a file are sought at the strictest of these
             thresholds[x].append(res.threshold)
             thresholds[y].append(res.threshold)
-        edges.append(_edges(res.links, rows[x], rows[y], providers[x], providers[y], same=False))
-    review_width = res.review_width
+        edges.append(_edges(links, rows[x], rows[y], providers[x], providers[y], same=False))
+    review_width = results[-1].review_width
     duplicates = []
     if dedupe:
         for k, f in enumerate(files):
@@ -228,8 +281,9 @@ def _edges(links: pl.DataFrame, rows_a: pl.DataFrame, rows_b: pl.DataFrame, pa: 
            same: bool) -> pl.DataFrame:
     """A pair of files' links (match and possible) with both providers and the records' nodes."""
     keep = links.filter(pl.col("band").is_in([MATCH, POSSIBLE]))
-    keep = keep.join(rows_a.rename({"record_id": "id_a", "node": "node_a"}), on="id_a")
-    keep = keep.join(rows_b.rename({"record_id": "id_b", "node": "node_b"}), on="id_b")
+    keep = keep.join(rows_a.rename({"record_id": "id_a", "node": "node_a"}), on="id_a", maintain_order="left")
+    keep = keep.join(rows_b.rename({"record_id": "id_b", "node": "node_b"}), on="id_b", maintain_order="left")
+    keep = keep.sort(["node_a", "node_b"])  # ties in score: the lower rows first
     return keep.select(pl.lit(pa).alias("provider_a"), "id_a", pl.lit(pb).alias("provider_b"), "id_b", "score",
                        "band", "node_a", "node_b", pl.lit(same).alias("same"))
 

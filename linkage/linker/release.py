@@ -12,7 +12,6 @@ the researchers, who join the providers' attributes on ``linkage_id`` and never 
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +21,11 @@ import polars as pl
 from ..errors import InputError
 from ..format.files import atomic_path, check_outputs, write_safe_csv
 from ..format.links import read_links
+from .cluster import SAFE_LABEL
 
 __all__ = ["RELEASE_COLUMNS", "Release", "release", "release_files"]
 
 RELEASE_COLUMNS = ("record_id", "linkage_id")
-_SAFE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -44,9 +43,10 @@ def release(clusters: pl.DataFrame, *, token_bytes: int = 16) -> Release:
     missing = [c for c in ("linkage_id", "provider", "record_id") if c not in clusters.columns]
     if missing:
         raise InputError(f"the clusters lack column(s) {', '.join(missing)}; give the clusters.csv of `linkage link`")
-    bad = [p for p in clusters["provider"].unique().to_list() if p is None or not _SAFE_LABEL.match(p)]
+    bad = [p for p in clusters["provider"].unique().to_list() if p is None or not SAFE_LABEL.match(p)]
     if bad:
-        raise InputError("a provider label is not a plain name (letters, digits, '_', '.', '-'); it names a file")
+        raise InputError(f"{len(bad)} provider label(s) are not plain names (letters, digits, '_', '.', '-'); "
+                         "each names a release file")
     ids = clusters["linkage_id"].unique(maintain_order=True)
     fresh = pl.DataFrame({"linkage_id": ids, "new": [secrets.token_hex(token_bytes) for _ in range(len(ids))]})
     mapped = clusters.select("provider", "record_id", "linkage_id").join(fresh, on="linkage_id")

@@ -20,9 +20,9 @@ from ..schema import Schema
 
 __all__ = ["IDENTIFIER_NAME", "Attached", "attach"]
 
-IDENTIFIER_NAME = re.compile(
-    r"(^|_)(first|fore|given|middle|last|sur|family|maiden|full|pref(erred)?)_?names?($|_)|^names?$|"
-    r"(^|_)(dob|date_?of_?birth|birth_?date|birthday)($|_)|(^|_)post_?codes?($|_)|(^|_)zip($|_)|"
+IDENTIFIER_NAME = re.compile(  # matched against the name in lower case with underscores (_plain)
+    r"(^|_)(first|fore|given|middle|last|sur|family|maiden|full|pref(erred)?)_?names?($|_)|(^|_)names?($|_)|"
+    r"(^|_)(dob|date_?(of_)?birth|birth_?(date|day)?)($|_)|(^|_)post_?codes?($|_)|(^|_)zip($|_)|"
     r"(^|_)(address|street|addr|house)|(^|_)(nhs|ni|nino|national_?insurance|upn|uln|passport)(_?(no|number|id))?$|"
     r"(^|_)(phone|mobile|telephone|email|e_?mail)($|_)",
     re.IGNORECASE,
@@ -43,9 +43,15 @@ class Attached:
         return f"rows in {self.rows_in:,} = attached {self.attached:,} + not in the release {self.not_released:,}"
 
 
+def _plain(name: str) -> str:
+    """A column name in lower case, runs of anything but letters and digits as one underscore."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
 def _identifier_columns(attributes: pl.DataFrame, schema: Schema) -> list[str]:
-    linked = {c.lower() for c in schema.input_columns if c not in ("record_id", schema.column("record_id"))}
-    out = [c for c in attributes.columns if c != "record_id" and (c.lower() in linked or IDENTIFIER_NAME.search(c))]
+    linked = {_plain(c) for c in schema.input_columns if c not in ("record_id", schema.column("record_id"))}
+    out = [c for c in attributes.columns
+           if c != "record_id" and (_plain(c) in linked or IDENTIFIER_NAME.search(_plain(c)))]
     for c in attributes.columns:
         if c in out or c == "record_id" or attributes.schema[c] != pl.Utf8:
             continue
@@ -79,8 +85,10 @@ def attach(release: pl.DataFrame, attributes: pl.DataFrame, *, schema: Schema | 
                          "identifiers")
     if release["record_id"].is_duplicated().any():
         raise InputError(f"{names[0]}: a record id appears twice; use the file `linkage release` wrote")
-    ids = release.select(pl.col("record_id").cast(pl.Utf8), pl.col("linkage_id").cast(pl.Utf8))
-    joined = attributes.with_columns(pl.col("record_id").cast(pl.Utf8)).join(ids, on="record_id", how="left")
+    # Record ids as encode reads them: text, surrounding spaces left out.
+    ids = release.select(pl.col("record_id").cast(pl.Utf8).str.strip_chars(), pl.col("linkage_id").cast(pl.Utf8))
+    joined = attributes.with_columns(pl.col("record_id").cast(pl.Utf8).str.strip_chars()).join(
+        ids, on="record_id", how="left", maintain_order="left")
     kept = joined.filter(pl.col("linkage_id").is_not_null())
     frame = kept.select("linkage_id", *[c for c in attributes.columns if c != "record_id"])
     return Attached(frame=frame, rows_in=attributes.height, attached=kept.height,

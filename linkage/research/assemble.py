@@ -75,16 +75,19 @@ def suppress(table: pl.DataFrame, *, min_count: int = 10, counts: list[str] | No
     """``table`` with every count from 1 to ``min_count - 1`` hidden (null), and a column saying
     how many cells of each row were hidden.
 
-    ``counts``: the count columns (default: every integer column). Zero is kept (it discloses
+    ``counts``: the count columns (default: every numeric column). Zero is kept (it discloses
     nobody). This is primary suppression only: where row or column totals are published
     beside the cells, also hide a second cell so that a hidden one cannot be recovered.
     """
     if min_count < 1:
         raise InputError("min_count must be at least 1")
-    counts = counts or [c for c, t in table.schema.items() if t.is_integer()]
+    counts = counts or [c for c, t in table.schema.items() if t.is_numeric()]
     missing = [c for c in counts if c not in table.columns]
     if missing:
         raise InputError(f"no count column(s) {', '.join(missing)} in the table")
+    text = [c for c in counts if not table.schema[c].is_numeric()]
+    if text:
+        raise InputError(f"count column(s) {', '.join(text)} are not numbers; cast them first")
     small = [(pl.col(c) > 0) & (pl.col(c) < min_count) for c in counts]
     hidden = pl.sum_horizontal([s.cast(pl.Int32) for s in small]) if small else pl.lit(0)
     return table.with_columns(*[pl.when(s).then(None).otherwise(pl.col(c)).alias(c) for c, s in zip(counts, small)],

@@ -211,11 +211,14 @@ def evaluate_clusters(clusters: Any, truth: Any) -> ClusterEvaluation:
     clusters = as_frame(clusters, columns=("linkage_id", "provider", "record_id"), what="clusters")
     truth = as_frame(truth, columns=("provider", "record_id", "person_id"), what="truth")
     key = ["provider", "record_id"]
-    c = clusters.select(*key, pl.col("linkage_id").cast(pl.Utf8))
-    t = truth.select(*key, pl.col("person_id").cast(pl.Utf8))
+    as_text = [pl.col(k).cast(pl.Utf8) for k in key]
+    c = clusters.select(*as_text, pl.col("linkage_id").cast(pl.Utf8)).unique(key, keep="first")
+    t = truth.select(*as_text, pl.col("person_id").cast(pl.Utf8)).unique(key, keep="first")
+    # A record in only one of the two is alone: a group of its own, named by its row.
+    row = pl.int_range(pl.len()).cast(pl.Utf8)
     both = c.join(t, on=key, how="full", coalesce=True).with_columns(
-        pl.col("linkage_id").fill_null(pl.concat_str([pl.lit("unclustered:"), *key])),
-        pl.col("person_id").fill_null(pl.concat_str([pl.lit("unknown:"), *key])))
+        pl.col("linkage_id").fill_null(pl.lit("unclustered:") + row),
+        pl.col("person_id").fill_null(pl.lit("unknown:") + row))
     predicted = _pairs_within(both, ["linkage_id"]).rename({"pairs": "predicted"})
     true = _pairs_within(both, ["person_id"]).rename({"pairs": "true"})
     hits = _pairs_within(both, ["linkage_id", "person_id"]).rename({"pairs": "true_positives"})
