@@ -164,6 +164,8 @@ def test_cli_links_three_files_into_a_folder_and_evaluates_it(programme, tmp_pat
             assert name not in written
     r = run_cli("link", paths[0], paths[1], paths[0], "--out", tmp_path / "x")
     assert_user_error(r, "given twice")
+    r = run_cli("link", paths[0], paths[1], tmp_path / "missing.enc.parquet", "--out", tmp_path / "y")
+    assert r.exit_code == 1 and not (tmp_path / "y").exists()  # a failed link leaves no folder behind
 
 
 def test_a_pair_sharing_few_people_borrows_the_pooled_threshold_and_claims_no_estimate():

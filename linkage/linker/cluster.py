@@ -334,9 +334,9 @@ def link_files_many(paths: Sequence[str | Path], out_dir: str | Path, *, spine: 
         raise InputError(f"{out_dir}: exists and is not a folder; linking three or more files writes a folder")
     if not out_dir.parent.is_dir():
         raise InputError(f"{out_dir.parent}: output folder does not exist")
-    out_dir.mkdir(exist_ok=True)
     outputs = cluster_outputs(out_dir)
-    replaced = check_outputs(outputs, inputs=paths, force=force)
+    # The folder is made only when there is something to write: a failed link leaves nothing behind.
+    replaced = check_outputs(outputs, inputs=paths, force=force) if out_dir.is_dir() else []
     files = [read_encoded(p) for p in paths]
     res = link_many(files, spine=spine_index, dedupe=dedupe, names=[str(p) for p in paths], quiet=quiet, **options)
     summary = {"tool_version": __version__,
@@ -345,6 +345,7 @@ def link_files_many(paths: Sequence[str | Path], out_dir: str | Path, *, spine: 
                           for p, f in zip(paths, files)],
                "schema_fingerprint": files[0].schema.fingerprint(), "key_check": files[0].key_check,
                **res.summary, "seconds": round(time.perf_counter() - started, 3)}
+    out_dir.mkdir(exist_ok=True)
     for frame, path in ((res.clusters, outputs[0]), (res.pairs, outputs[1])):
         with atomic_path(path) as tmp:
             write_safe_csv(frame, tmp, float_precision=6)
