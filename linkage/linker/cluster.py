@@ -1,8 +1,11 @@
 """Many files at the linkage unit: each pair of files linked, the links joined into clusters of one person.
 
 Every pair of files (or, with a spine, the spine and each other file) is linked as two files
-are (:func:`~linkage.linker.link.link`), with its own threshold estimated without labels. The
-``match`` links of all pairs, best first, then join records into clusters greedily: a link
+are (:func:`~linkage.linker.link.link`), with its own threshold estimated without labels; a
+pair that shares too few people to place its own (a wide interval) borrows the median
+threshold of the pairs whose estimates are certain, and claims no estimate
+(:func:`pooled_threshold`). The ``match`` links of all pairs, best first, then join records
+into clusters greedily: a link
 joins two clusters only when they hold no record of the same provider, so a cluster is one
 person with at most one record from each provider (anonlink's greedy multi-party solver,
 with thresholds learnt per pair of files). With ``dedupe``, each file is also linked with
@@ -41,7 +44,7 @@ from .score import dice_pairs
 from .solve import band_labels, solve_one_to_one
 
 __all__ = ["CLUSTER_COLUMNS", "PAIR_COLUMNS", "SAFE_LABEL", "Clusters", "cluster_outputs", "greedy_clusters",
-           "link_files_many", "link_many"]
+           "link_files_many", "link_many", "pooled_threshold"]
 
 CLUSTER_COLUMNS = ("linkage_id", "provider", "record_id", "best_score", "band")
 PAIR_COLUMNS = ("provider_a", "id_a", "provider_b", "id_b", "score", "band")
