@@ -112,6 +112,10 @@ class Encoded:
         """Bits set per filter."""
         return popcounts(self.clks)
 
+    @property
+    def has_block_keys(self) -> bool:
+        return self.block_keys is not None
+
     def read_part(self, start: int, stop: int) -> Part:
         """Rows ``start:stop`` (views, as :meth:`EncodedFile.read_part` reads them from a file)."""
         return Rows(self.clks, self.block_keys).read_part(start, stop)

@@ -558,12 +558,12 @@ def blocked_scores(a: np.ndarray, b: Any, *, threshold: float, top_k: int | None
     side = runner.share(_Side(a, lists, in_sample))
     job = _CandidateJob(threshold, top_k, kernel, plan, chunk_rows, n_b, runner.threads)
     cand_sum = ScoreMerge(n_a, threshold=threshold, top_k=top_k)
-    codes = []
+    codes, stops = [], dict(spans)
     with progress(total=n_b, desc="blocking", quiet=quiet) as bar:
         for start, part, sample_codes in runner.map(_candidate_part, spans, side, source, job):
             cand_sum.add(part, start)
             codes.append(sample_codes)
-            bar.update(_span_rows(spans, start))
+            bar.update(stops[start] - start)
     cand = cand_sum.result()
     codes = np.sort(np.concatenate(codes)) if codes else np.empty(0, np.int64)
     exact_i = sample[exact.pairs.i]
@@ -582,10 +582,6 @@ def blocked_scores(a: np.ndarray, b: Any, *, threshold: float, top_k: int | None
     seconds = {"sample": round(sampled - started, 3), "candidates": round(time.perf_counter() - sampled, 3)}
     return Blocked(scores=scores, plan=plan, sample=sample, exact=exact, found=found, exact_found=exact_found,
                    candidates=cand.comparisons, seconds=seconds)
-
-
-def _span_rows(spans: list[tuple[int, int]], start: int) -> int:
-    return next(e - s for s, e in spans if s == start)
 
 
 def impute_best(blocked: Blocked, *, seed: int = 0) -> tuple[np.ndarray, float]:

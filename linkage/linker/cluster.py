@@ -34,7 +34,7 @@ import polars as pl
 
 from .._version import __version__
 from ..compiled import numba
-from ..defaults import FLOOR
+from ..defaults import FLOOR, TOP_K
 from ..errors import InputError
 from ..format.encoded import Encoded, EncodedFile, read_encoded
 from ..format.files import atomic_path, check_outputs, write_safe_csv
@@ -132,14 +132,10 @@ def _pair_summary(res: LinkResult, pa: str, pb: str) -> dict[str, Any]:
     return out
 
 
-_POOL_WIDTH = 0.05  # a pair whose estimated precision is less certain than this borrows the pooled threshold
-
-
 def _uncertain(res: LinkResult) -> bool:
     """Whether a pair's estimated threshold rests on too few matches (its precision interval is wide)."""
     f = res.fit
-    return f is not None and f.evidence and res.threshold is not None and \
-        f.precision_interval[1] - f.precision_interval[0] > _POOL_WIDTH
+    return f is not None and f.evidence and res.threshold is not None and f.precision_uncertain
 
 
 def pooled_threshold(results: Sequence[LinkResult]) -> float | None:
@@ -203,7 +199,6 @@ def link_many(
     for f, name in zip(files, names):
         if not f.provider:
             raise InputError(f"{name}: carries no provider label; encode it with --provider NAME")
-    for f, name in zip(files, names):
         if not SAFE_LABEL.match(f.provider):
             raise InputError(f"{name}: its provider label is not a plain name (letters, digits, '_', '.', '-'; "
                              "it names the provider's release file); encode it again with --provider NAME")
@@ -246,7 +241,7 @@ def link_many(
             if not thresholds[k]:
                 continue  # no pair of files showed what a match scores here: no duplicates are sought
             t = max(thresholds[k])  # the strictest of the file's pairs: relatives in one file look alike
-            found = _self_links(f, t, review_width, options.get("top_k") or 5)
+            found = _self_links(f, t, review_width, options.get("top_k") or TOP_K)
             duplicates.append({"provider": providers[k], "threshold": t,
                                "links": int((found["band"] == MATCH).sum())})
             edges.append(_edges(found, rows[k], rows[k], providers[k], providers[k], same=True))

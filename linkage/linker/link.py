@@ -342,22 +342,18 @@ def _scores(a: Encoded, b: Encoded | EncodedFile, runner: Runner, *, lowest: flo
                                             quiet=quiet)
 
 
-def _carries_keys(enc: Encoded | EncodedFile) -> bool:
-    return enc.has_block_keys if isinstance(enc, EncodedFile) else enc.block_keys is not None
-
-
 def _blocking_keys(a: Encoded, b: Encoded | EncodedFile, blocking: Blocking,
                    names: tuple[str, str]) -> np.ndarray | None:
     """A's blocking keys, when ``blocking`` uses them (``keys``; ``auto`` if both files carry the same)."""
     if blocking.method not in ("keys", "auto"):
         return None
     same = a.schema.blocking_keys == b.schema.blocking_keys
-    if _carries_keys(a) and _carries_keys(b) and same:
+    if a.has_block_keys and b.has_block_keys and same:
         return a.block_keys
     if blocking.method == "auto":
         return None
     for enc, name in zip((a, b), names):
-        if not _carries_keys(enc):
+        if not enc.has_block_keys:
             raise InputError(f"{name}: carries no blocking keys (schema [blocking]); --blocking keys needs them in "
                              "both files, or use --blocking lsh")
     ka, kb = (", ".join("+".join(k) for k in e.schema.blocking_keys) for e in (a, b))

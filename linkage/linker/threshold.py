@@ -163,6 +163,11 @@ class ThresholdFit:
     warnings: tuple[str, ...] = ()
     match_scores: np.ndarray | None = field(default=None, repr=False)  # fitted m, reusable as a MatchModel
 
+    @property
+    def precision_uncertain(self) -> bool:
+        """Whether the precision interval is wider than the width that earns a warning."""
+        return self.precision_interval[1] - self.precision_interval[0] > _WIDE
+
 
 def _bins(v: np.ndarray) -> np.ndarray:
     """Bin index of each score: ``_NB`` bins on [0, 1), and bin ``_NB`` for exactly 1.0."""
