@@ -19,8 +19,9 @@ from linkage.research.synth import synth_files
 KEY = bytes(range(32))
 
 
-def brute_force_clusters(a, b, score, provider, same):
-    """The greedy rule, spelled out with sets: best edge first, no provider twice."""
+def brute_force_clusters(a, b, score, provider, same, apart=()):
+    """The greedy rule, spelled out with sets: best edge first, no provider twice, no providers kept apart."""
+    banned = {frozenset(p) for p in apart}
     members = {v: {v} for v in range(len(provider))}
     for e in sorted(range(len(a)), key=lambda e: (-score[e], e)):
         x, y = members[a[e]], members[b[e]]
@@ -30,7 +31,7 @@ def brute_force_clusters(a, b, score, provider, same):
         shared = px & py
         if same[e]:
             shared -= {provider[a[e]]}
-        if shared:
+        if shared or any(frozenset((p, q)) in banned for p in px for q in py):
             continue
         union = x | y
         for v in union:
@@ -48,10 +49,14 @@ def test_greedy_clusters_follow_the_rule(data):
     b = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
     score = np.array(data.draw(st.lists(st.sampled_from([0.6, 0.7, 0.8, 0.9]), min_size=m, max_size=m)))
     same = provider[a] == provider[b] if m else np.zeros(0, bool)
-    want = brute_force_clusters(a, b, score, provider, same)
+    apart = data.draw(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)).filter(lambda t: t[0] != t[1]),
+                               max_size=2))
+    want = brute_force_clusters(a, b, score, provider, same, apart)
     for compiled in (True, False):
-        root, _ = greedy_clusters(a, b, score, provider, same=same, compiled=compiled)
+        root, _ = greedy_clusters(a, b, score, provider, same=same, apart=apart, compiled=compiled)
         assert root.tolist() == want
+        for p, q in apart:  # providers kept apart never share a cluster
+            assert not set(root[provider == p].tolist()) & set(root[provider == q].tolist())
         # never two records of one provider in a cluster, unless joined as duplicates
         if not same.any():
             for r in set(root.tolist()):
@@ -88,6 +93,22 @@ def test_clusters_are_better_than_chance_and_consistent(programme):
     assert link_many(encs).clusters.equals(c)
 
 
+def test_files_that_share_nobody_never_share_a_cluster():
+    from linkage.research.synth import synth_programme
+
+    data = synth_programme(2500, seed=1)  # benefits hold adults, schools children: they share nobody
+    encs = [dataclasses.replace(lk.encode_frame(f, key=KEY), provider=p) for p, f in data.extracts.items()]
+    res = link_many(encs)
+    assert ["dwp", "dfe"] in res.summary["apart"]
+    own = next(p for p in res.summary["pairs_of_files"] if {p["provider_a"], p["provider_b"]} == {"dwp", "dfe"})
+    assert own["threshold"] is None  # its own scores show no evidence of matches
+    both = res.clusters.group_by("linkage_id").agg(pl.col("provider").is_in(["dwp"]).any().alias("dwp"),
+                                                  pl.col("provider").is_in(["dfe"]).any().alias("dfe"))
+    assert not (both["dwp"] & both["dfe"]).any()
+    # a pair that does share people is not kept apart
+    assert all("council_1" not in pair for pair in res.summary["apart"])
+
+
 def test_dedupe_finds_duplicates_within_a_file(programme):
     data, encs = programme
     plain, deduped = (evaluate_clusters(link_many(encs, dedupe=d).clusters, data.truth) for d in (False, True))
@@ -115,6 +136,28 @@ def test_files_must_come_from_distinct_providers(programme):
         link_many([dataclasses.replace(encs[0], provider="=council 1"), *encs[1:]])
 
 
+def test_dedupe_with_blocking_keys_compares_only_records_that_share_a_key():
+    data = synth_files(1500, files=3, seed=5, duplicates=0.03)
+    schema = lk.Schema(blocking_keys=[["date_of_birth"], ["soundex(first_name)", "soundex(last_name)"]])
+    encs = [dataclasses.replace(lk.encode_frame(f, schema, key=KEY), provider=p) for p, f in data.extracts.items()]
+    keyed, every = (link_many(encs, dedupe=True, blocking=b) for b in ("keys", "none"))
+    for res in (keyed, every):
+        assert sum(d["links"] for d in res.summary["duplicates"]) > 10
+    for d, e in zip(keyed.summary["duplicates"], encs):
+        assert d["blocking"] == "keys" and 0 < d["comparisons"] < len(e) * (len(e) - 1) // 10
+    assert [d["comparisons"] for d in every.summary["duplicates"]] == [len(e) * (len(e) - 1) // 2 for e in encs]
+    keys = {e.provider: e.block_keys for e in encs}
+    rows = {e.provider: {r: k for k, r in enumerate(e.record_ids.to_list())} for e in encs}
+    dup = keyed.pairs.filter(pl.col("provider_a") == pl.col("provider_b"))
+    for p, a, b in dup.select("provider_a", "id_a", "id_b").iter_rows():
+        ka, kb = keys[p][rows[p][a]], keys[p][rows[p][b]]
+        assert ((ka == kb) & (ka != 0)).any()  # every duplicate link found shares a blocking key
+    every_dup = every.pairs.filter(pl.col("provider_a") == pl.col("provider_b"))
+    assert len(every_dup) >= len(dup)
+    ev_keyed, ev_every = (evaluate_clusters(r.clusters, data.truth) for r in (keyed, every))
+    assert ev_keyed.f1 > ev_every.f1 - 0.01
+
+
 def test_evaluate_clusters_counts_pairs_per_pair_of_providers():
     clusters = pl.DataFrame({"linkage_id": ["L1", "L1", "L1", "L2", "L3"], "provider": ["a", "b", "c", "a", "b"],
                              "record_id": ["a1", "b1", "c1", "a2", "b2"]})
@@ -133,6 +176,18 @@ def test_evaluate_clusters_counts_pairs_per_pair_of_providers():
     odd = evaluate_clusters(pl.DataFrame({"linkage_id": ["L1"], "provider": ["a"], "record_id": ["12"]}),
                             pl.DataFrame({"provider": ["a1", "a"], "record_id": ["2", "9"], "person_id": ["p", "q"]}))
     assert odd.predicted_pairs == 0 and odd.true_pairs == 0
+
+
+def test_evaluate_says_when_a_pair_of_providers_has_no_true_pairs(tmp_path):
+    clusters, truth = tmp_path / "clusters.csv", tmp_path / "truth.csv"
+    pl.DataFrame({"linkage_id": ["L1", "L1", "L2", "L2"], "provider": ["p1", "p2", "p1", "p3"],
+                  "record_id": ["a", "b", "c", "d"]}).write_csv(clusters)
+    pl.DataFrame({"provider": ["p1", "p2", "p1", "p3"], "record_id": ["a", "b", "c", "d"],
+                  "person_id": ["X", "Y", "Z", "Z"]}).write_csv(truth)
+    r = run_cli("evaluate", clusters, "--truth", truth)
+    assert r.exit_code == 0, r.output
+    assert "p1 x p2: no true pairs, but 1 predicted (all false)" in r.output
+    assert "p1 x p3: 1 true pairs, 1 predicted, precision 1.0000, recall 1.0000" in r.output
 
 
 def test_cli_links_three_files_into_a_folder_and_evaluates_it(programme, tmp_path):

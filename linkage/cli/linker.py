@@ -146,7 +146,7 @@ def echo_clusters(res, written, replaced) -> None:
     for p in res.summary["pairs_of_files"]:
         est = p.get("estimated")
         if p["threshold"] is None:
-            how = "no evidence of matches: nothing linked"
+            how = "no evidence of matches: nothing linked, and no cluster will hold records of both"
         elif p["threshold_source"] == "pooled":
             how = (f"threshold {p['threshold']:.3f} (pooled from the pairs with certain estimates; its own, "
                    f"{p['own_threshold']:.3f}, rests on too few matches), quality not estimated")
@@ -158,11 +158,14 @@ def echo_clusters(res, written, replaced) -> None:
         for warning in (est or {}).get("warnings", []):
             click.echo(f"linkage: warning: {p['provider_a']} x {p['provider_b']}: {warning}", err=True)
     for d in res.summary["duplicates"]:
-        click.echo(f"{d['provider']} with itself: threshold {d['threshold']:.3f}; {d['links']:,} duplicate links")
+        how = "sharing a blocking key" if d.get("blocking") == "keys" else "(every pair)"
+        click.echo(f"{d['provider']} with itself: threshold {d['threshold']:.3f}; {d['links']:,} duplicate links "
+                   f"from {d.get('comparisons', 0):,} pairs compared {how}")
     c = res.summary["clusters"]
     sizes = ", ".join(f"{n:,} of {k}" for k, n in c["by_size"].items())
     click.echo(f"{c['records']:,} records in {c['clusters']:,} clusters ({sizes}); {c['links_refused']:,} match links "
-               "left out: they would put two records of one provider in a cluster")
+               "left out: they would put two records of one provider, or of two files that share nobody, in a "
+               "cluster")
     echo_replaced(replaced)
     click.echo(f"wrote {', '.join(str(p) for p in written)}")
 

@@ -64,8 +64,11 @@ def _evaluate_clusters_and_echo(path: Path, clusters, truth) -> None:
         a, b = r["provider_a"], r["provider_b"]
         est = estimated.get((a, b)) or estimated.get((b, a))
         note = f" (estimated at link time: precision {est['precision']:.4f}, recall {est['recall']:.4f})" if est else ""
-        click.echo(f"    {a} x {b}: {r['true']:,} true pairs, precision {r['precision']:.4f}, "
-                   f"recall {r['recall']:.4f}, F1 {r['f1']:.4f}{note}")
+        if not r["true"]:  # precision is 0 and recall undefined: say what happened instead
+            click.echo(f"    {a} x {b}: no true pairs, but {r['predicted']:,} predicted (all false)")
+            continue
+        click.echo(f"    {a} x {b}: {r['true']:,} true pairs, {r['predicted']:,} predicted, precision "
+                   f"{r['precision']:.4f}, recall {r['recall']:.4f}, F1 {r['f1']:.4f}{note}")
 
 
 def _echo_pair_completeness(summary: dict, truth, encoded: tuple[Path, Path] | None) -> None:

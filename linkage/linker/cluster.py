@@ -8,7 +8,10 @@ threshold of the pairs whose estimates are certain, and claims no estimate
 into clusters greedily: a link
 joins two clusters only when they hold no record of the same provider, so a cluster is one
 person with at most one record from each provider (anonlink's greedy multi-party solver,
-with thresholds learnt per pair of files). With ``dedupe``, each file is also linked with
+with thresholds learnt per pair of files). A pair of files whose own scores show no evidence
+of matches (benefits, of adults, and schools, of children) shares nobody, so no cluster may
+hold records of both: a chain of links through a third file (a child's council record
+mistaken for a parent's benefit claim) is refused. With ``dedupe``, each file is also linked with
 itself, and a link between two records of one provider (a duplicate) may join their
 clusters; a cross-file link still may not bring a second record of a provider in.
 
@@ -34,13 +37,14 @@ import polars as pl
 
 from .._version import __version__
 from ..compiled import numba
-from ..defaults import FLOOR, TOP_K
+from ..defaults import BLOCKING, FLOOR, TOP_K
 from ..errors import InputError
 from ..format.encoded import Encoded, EncodedFile, read_encoded
 from ..format.files import atomic_path, check_outputs, write_safe_csv
 from ..format.links import BELOW, MATCH, POSSIBLE
+from .block import Blocking, key_candidates
 from .link import LinkResult, check_compatible, link
-from .score import dice_pairs
+from .score import candidate_scores, dice_pairs
 from .solve import band_labels, solve_one_to_one
 
 __all__ = ["CLUSTER_COLUMNS", "PAIR_COLUMNS", "SAFE_LABEL", "Clusters", "cluster_outputs", "greedy_clusters",
@@ -52,13 +56,16 @@ _MAX_PROVIDERS = 63  # a cluster's providers are the bits of one 64-bit word
 SAFE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a provider label names its release file
 
 
-def _greedy(a: np.ndarray, b: np.ndarray, same: np.ndarray, provider: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _greedy(a: np.ndarray, b: np.ndarray, same: np.ndarray, provider: np.ndarray,
+            apart: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Union-find over edges in the order given; an edge joins two clusters only if they share
-    no provider, or (``same``: a duplicate within one provider) share none but that one.
+    no provider, or (``same``: a duplicate within one provider) share none but that one, and
+    neither holds a provider kept ``apart`` (a bit mask per provider) from one in the other.
     Returns each node's root and whether each edge was used."""
     n = provider.shape[0]
     parent = np.arange(n)
     mask = np.left_shift(np.int64(1), provider.astype(np.int64))
+    forbid = apart[provider]
     used = np.zeros(a.shape[0], dtype=np.bool_)
     for e in range(a.shape[0]):
         x, y = a[e], b[e]
@@ -73,12 +80,13 @@ def _greedy(a: np.ndarray, b: np.ndarray, same: np.ndarray, provider: np.ndarray
         shared = mask[x] & mask[y]
         if same[e]:
             shared &= ~np.left_shift(np.int64(1), np.int64(provider[a[e]]))
-        if shared != 0:
+        if shared != 0 or (mask[x] & forbid[y]) != 0 or (mask[y] & forbid[x]) != 0:
             continue
         if x < y:
             x, y = y, x
         parent[x] = y  # the lower root stays: clusters do not depend on the edges' order beyond it
         mask[y] |= mask[x]
+        forbid[y] |= forbid[x]
         used[e] = True
     for v in range(n):
         r = v
@@ -92,21 +100,27 @@ _greedy_compiled = numba.njit(cache=True, nogil=True)(_greedy) if numba is not N
 
 
 def greedy_clusters(a: np.ndarray, b: np.ndarray, score: np.ndarray, provider: np.ndarray, *,
-                    same: np.ndarray | None = None, compiled: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                    same: np.ndarray | None = None, apart: Sequence[tuple[int, int]] = (),
+                    compiled: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Clusters of nodes from weighted edges ``(a, b, score)``, best edge first, at most one node
     of each ``provider`` (a small integer per node) in a cluster.
 
     Ties in score go to the edge listed first. ``same`` marks edges within one provider (duplicates)
-    that may join clusters holding that provider. Returns each node's cluster (the lowest node
-    in it) and whether each edge joined two clusters.
+    that may join clusters holding that provider. ``apart`` lists pairs of providers that never
+    share a cluster. Returns each node's cluster (the lowest node in it) and whether each edge
+    joined two clusters.
     """
     if len(provider) and int(provider.max()) > _MAX_PROVIDERS - 1:
         raise InputError(f"at most {_MAX_PROVIDERS} providers can be clustered at once")
     order = np.lexsort((np.arange(len(score)), -np.asarray(score)))
     same = np.zeros(len(a), dtype=bool) if same is None else np.asarray(same, dtype=bool)
+    masks = np.zeros(_MAX_PROVIDERS, dtype=np.int64)
+    for p, q in apart:
+        masks[p] |= np.int64(1) << np.int64(q)
+        masks[q] |= np.int64(1) << np.int64(p)
     fn = _greedy_compiled if compiled else _greedy
     root, used = fn(np.asarray(a, np.int64)[order], np.asarray(b, np.int64)[order], same[order],
-                    np.asarray(provider, np.int64))
+                    np.asarray(provider, np.int64), masks)
     out = np.empty(len(a), dtype=bool)
     out[order] = used
     return root, out
@@ -166,15 +180,30 @@ def _with_threshold(res: LinkResult, summary: dict[str, Any], threshold: float) 
                    "bands": counts, "estimated": est}
 
 
-def _self_links(enc: Encoded, threshold: float, review_width: float, top_k: int) -> pl.DataFrame:
-    """Duplicates within one file: each record's best other records, one-to-one, at or above ``threshold``."""
-    scores = dice_pairs(enc.clks, enc.clks, threshold=max(threshold - review_width, 0.0), top_k=top_k + 1)
-    p = scores.pairs.select(scores.pairs.i < scores.pairs.j)  # each pair once, never a record with itself
+def _self_links(enc: Encoded, threshold: float, review_width: float, top_k: int,
+                blocking: Blocking) -> tuple[pl.DataFrame, str, int]:
+    """Duplicates within one file: each record's best other records, one-to-one, at or above
+    ``threshold``; and how they were sought (``keys`` or ``none``) with the pairs compared.
+
+    When ``blocking`` blocks a file of this size and the file carries blocking keys, only
+    records that share a key are compared (as between files); otherwise every pair is.
+    """
+    lowest = max(threshold - review_width, 0.0)
+    if enc.has_block_keys and blocking.method in ("keys", "auto") and blocking.blocks(len(enc), len(enc)):
+        ci, cj = key_candidates(enc.block_keys, enc.block_keys)
+        once = ci < cj  # each pair once, never a record with itself
+        scores = candidate_scores(enc.clks, enc.clks, ci[once], cj[once], threshold=lowest, top_k=top_k)
+        p, method, compared = scores.pairs, "keys", int(once.sum())
+    else:
+        scores = dice_pairs(enc.clks, enc.clks, threshold=lowest, top_k=top_k + 1)
+        p = scores.pairs.select(scores.pairs.i < scores.pairs.j)  # each pair once, never a record with itself
+        method, compared = "none", len(enc) * (len(enc) - 1) // 2
     assigned = solve_one_to_one(p)
     bands = band_labels(assigned.score, threshold=threshold, review_width=review_width)
     ids = enc.record_ids
-    return pl.DataFrame({"id_a": ids.gather(assigned.i), "id_b": ids.gather(assigned.j), "score": assigned.score,
-                         "band": pl.Series(bands.astype(str), dtype=pl.Utf8)}).filter(pl.col("band") != BELOW)
+    frame = pl.DataFrame({"id_a": ids.gather(assigned.i), "id_b": ids.gather(assigned.j), "score": assigned.score,
+                          "band": pl.Series(bands.astype(str), dtype=pl.Utf8)}).filter(pl.col("band") != BELOW)
+    return frame, method, compared
 
 
 def link_many(
@@ -235,23 +264,27 @@ def link_many(
             thresholds[y].append(res.threshold)
         edges.append(_edges(links, rows[x], rows[y], providers[x], providers[y], same=False))
     review_width = results[-1].review_width
+    blocking = options.get("blocking", BLOCKING)
+    blocking = Blocking(method=blocking) if isinstance(blocking, str) else blocking
     duplicates = []
     if dedupe:
         for k, f in enumerate(files):
             if not thresholds[k]:
                 continue  # no pair of files showed what a match scores here: no duplicates are sought
             t = max(thresholds[k])  # the strictest of the file's pairs: relatives in one file look alike
-            found = _self_links(f, t, review_width, options.get("top_k") or TOP_K)
-            duplicates.append({"provider": providers[k], "threshold": t,
-                               "links": int((found["band"] == MATCH).sum())})
+            found, method, compared = _self_links(f, t, review_width, options.get("top_k") or TOP_K, blocking)
+            duplicates.append({"provider": providers[k], "threshold": t, "links": int((found["band"] == MATCH).sum()),
+                               "blocking": method, "comparisons": compared})
             edges.append(_edges(found, rows[k], rows[k], providers[k], providers[k], same=True))
     pairs = pl.concat(edges, how="vertical") if edges else pl.DataFrame(
         schema={**dict.fromkeys(("provider_a", "id_a", "provider_b", "id_b", "band"), pl.Utf8), "score": pl.Float64,
                 "node_a": pl.Int64, "node_b": pl.Int64, "same": pl.Boolean})
     provider_of = np.repeat(np.arange(len(files)), np.diff(offsets))
     match = pairs.filter(pl.col("band") == MATCH)
+    # A pair of files whose own scores show no evidence of matches shares nobody: no cluster joins them.
+    apart = [(x, y) for (x, y), res in zip(pairs_of_files, results) if res.fit is not None and not res.fit.evidence]
     root, used = greedy_clusters(match["node_a"].to_numpy(), match["node_b"].to_numpy(), match["score"].to_numpy(),
-                                 provider_of, same=match["same"].to_numpy())
+                                 provider_of, same=match["same"].to_numpy(), apart=apart)
     clusters = _cluster_table(files, providers, offsets, root, pairs)
     sizes = clusters.group_by("linkage_id").len()["len"]
     summary = {
@@ -260,6 +293,7 @@ def link_many(
         "dedupe": dedupe,
         "pairs_of_files": per_pair,
         "duplicates": duplicates,
+        "apart": [[providers[x], providers[y]] for x, y in apart],
         "clusters": {"clusters": int(len(sizes)), "records": int(sizes.sum()),
                      "by_size": {str(k): int(v) for k, v in sizes.value_counts().sort("len").iter_rows()},
                      "match_links": int(len(match)), "links_used": int(used.sum()),
@@ -269,8 +303,8 @@ def link_many(
 
 
 def _refused(root: np.ndarray, used: np.ndarray, match: pl.DataFrame) -> int:
-    """Match links left out because they would put two records of a provider in one cluster
-    (not those whose records a better path had already joined)."""
+    """Match links left out because they would put two records of a provider, or of two files
+    kept apart, in one cluster (not those whose records a better path had already joined)."""
     a, b = match["node_a"].to_numpy(), match["node_b"].to_numpy()
     return int(((~used) & (root[a] != root[b])).sum())
 
