@@ -158,9 +158,12 @@ def echo_clusters(res, written, replaced) -> None:
         for warning in (est or {}).get("warnings", []):
             click.echo(f"linkage: warning: {p['provider_a']} x {p['provider_b']}: {warning}", err=True)
     for d in res.summary["duplicates"]:
-        how = "sharing a blocking key" if d.get("blocking") == "keys" else "(every pair)"
-        click.echo(f"{d['provider']} with itself: threshold {d['threshold']:.3f}; {d['links']:,} duplicate links "
-                   f"from {d.get('comparisons', 0):,} pairs compared {how}")
+        how = f"{d['comparisons']:,} pairs compared" + (" (sharing a blocking key)" if d["blocking"] == "keys" else "")
+        if d["threshold"] is None:
+            click.echo(f"{d['provider']} with itself: no evidence of duplicates, none linked ({how})")
+        else:
+            click.echo(f"{d['provider']} with itself: threshold {d['threshold']:.3f}; {d['links']:,} duplicate links "
+                       f"({how})")
     c = res.summary["clusters"]
     sizes = ", ".join(f"{n:,} of {k}" for k, n in c["by_size"].items())
     click.echo(f"{c['records']:,} records in {c['clusters']:,} clusters ({sizes}); {c['links_refused']:,} match links "

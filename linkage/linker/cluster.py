@@ -8,12 +8,14 @@ threshold of the pairs whose estimates are certain, and claims no estimate
 into clusters greedily: a link
 joins two clusters only when they hold no record of the same provider, so a cluster is one
 person with at most one record from each provider (anonlink's greedy multi-party solver,
-with thresholds learnt per pair of files). A pair of files whose own scores show no evidence
-of matches (benefits, of adults, and schools, of children) shares nobody, so no cluster may
+with thresholds learnt per pair of files). A pair of files whose own scores expect fewer than
+one match (benefits, of adults, and schools, of children) shares nobody, so no cluster may
 hold records of both: a chain of links through a third file (a child's council record
-mistaken for a parent's benefit claim) is refused. With ``dedupe``, each file is also linked with
-itself, and a link between two records of one provider (a duplicate) may join their
-clusters; a cross-file link still may not bring a second record of a provider in.
+mistaken for a parent's benefit claim) is refused. (Files that share a person or two look
+the same; those people's records are then not joined through a third file.) With ``dedupe``,
+each file is also linked with itself, and a link between two records of one provider (a
+duplicate) may join their clusters; a cross-file link still may not bring a second record of
+a provider in.
 
 Clusters are a pure function of the links: ties in score go to the earlier pair of files,
 then the lower record rows.
@@ -44,8 +46,9 @@ from ..format.files import atomic_path, check_outputs, write_safe_csv
 from ..format.links import BELOW, MATCH, POSSIBLE
 from .block import Blocking, key_candidates
 from .link import LinkResult, check_compatible, link
-from .score import candidate_scores, dice_pairs
+from .score import Pairs, Scores, candidate_scores, dice_pairs
 from .solve import band_labels, solve_one_to_one
+from .threshold import MatchModel, ThresholdFit, default_match_model, estimate_threshold
 
 __all__ = ["CLUSTER_COLUMNS", "PAIR_COLUMNS", "SAFE_LABEL", "Clusters", "cluster_outputs", "greedy_clusters",
            "link_files_many", "link_many", "pooled_threshold"]
@@ -116,6 +119,8 @@ def greedy_clusters(a: np.ndarray, b: np.ndarray, score: np.ndarray, provider: n
     same = np.zeros(len(a), dtype=bool) if same is None else np.asarray(same, dtype=bool)
     masks = np.zeros(_MAX_PROVIDERS, dtype=np.int64)
     for p, q in apart:
+        if not (0 <= p < _MAX_PROVIDERS and 0 <= q < _MAX_PROVIDERS and p != q):
+            raise ValueError(f"apart: ({p}, {q}) is not a pair of two providers from 0 to {_MAX_PROVIDERS - 1}")
         masks[p] |= np.int64(1) << np.int64(q)
         masks[q] |= np.int64(1) << np.int64(p)
     fn = _greedy_compiled if compiled else _greedy
@@ -147,9 +152,15 @@ def _pair_summary(res: LinkResult, pa: str, pb: str) -> dict[str, Any]:
 
 
 def _uncertain(res: LinkResult) -> bool:
-    """Whether a pair's estimated threshold rests on too few matches (its precision interval is wide)."""
+    """Whether a pair's estimated threshold rests on too few matches (its precision or recall interval is wide)."""
     f = res.fit
-    return f is not None and f.evidence and res.threshold is not None and f.precision_uncertain
+    return f is not None and f.evidence and res.threshold is not None and f.uncertain
+
+
+def _shares_nobody(res: LinkResult) -> bool:
+    """Whether a pair of files' own fit (estimated, not given) expects fewer than one match."""
+    f = res.fit
+    return f is not None and not f.evidence and f.expected_matches < 1.0
 
 
 def pooled_threshold(results: Sequence[LinkResult]) -> float | None:
@@ -167,8 +178,9 @@ def _with_threshold(res: LinkResult, summary: dict[str, Any], threshold: float) 
     """A pair's links banded at the pooled ``threshold``, and its summary saying so (with the estimate there)."""
     bands = band_labels(res.links["score"].to_numpy(), threshold=threshold, review_width=res.review_width)
     links = res.links.with_columns(pl.Series("band", bands.astype(str), dtype=pl.Utf8))
-    note = (f"too few matches to place its own threshold ({res.threshold:.3f}, precision "
-            f"{res.fit.precision_interval[0]:.2f}-{res.fit.precision_interval[1]:.2f}): it uses {threshold:.3f}, "
+    (plo, phi), (rlo, rhi) = res.fit.precision_interval, res.fit.recall_interval
+    note = (f"too few matches to place its own threshold ({res.threshold:.3f}, precision {plo:.2f}-{phi:.2f}, "
+            f"recall {rlo:.2f}-{rhi:.2f}): it uses {threshold:.3f}, "
             "the median of the pairs of files whose estimates are certain; its precision and recall there are not "
             "estimated (too few matches): check a clerical sample")
     # No point estimate: the pair's own fit cannot say how good the links are at another threshold.
@@ -180,30 +192,63 @@ def _with_threshold(res: LinkResult, summary: dict[str, Any], threshold: float) 
                    "bands": counts, "estimated": est}
 
 
-def _self_links(enc: Encoded, threshold: float, review_width: float, top_k: int,
-                blocking: Blocking) -> tuple[pl.DataFrame, str, int]:
-    """Duplicates within one file: each record's best other records, one-to-one, at or above
-    ``threshold``; and how they were sought (``keys`` or ``none``) with the pairs compared.
+def _self_fit(rows: np.ndarray, scores: Scores, floor: float, model: MatchModel | None) -> ThresholdFit:
+    """A file's own fit, without labels: ``rows`` of it (all, or a seeded sample) scored against
+    all of it (``scores``), as A against B, each row's own record taken out."""
+    best_s, best_j = scores.top
+    others = np.where(best_j == rows[:, None], -1.0, best_s)
+    best = np.maximum(-np.sort(-others, axis=1)[:, :TOP_K], 0.0)
+    p = scores.pairs
+    assigned = solve_one_to_one(p.select(p.j != rows[p.i]))
+    return estimate_threshold(assigned.select(assigned.score >= floor), best, floor=floor, model=model)
 
-    When ``blocking`` blocks a file of this size and the file carries blocking keys, only
-    records that share a key are compared (as between files); otherwise every pair is.
+
+def _each_pair_once(p: Pairs, n: int) -> Pairs:
+    """Pairs of records of one file kept by either record, each once as ``(lower, higher)``; never
+    a record with itself."""
+    lo, hi = np.minimum(p.i, p.j), np.maximum(p.i, p.j)
+    keep = lo != hi
+    _, first = np.unique(lo[keep] * np.int64(n) + hi[keep], return_index=True)
+    return Pairs(lo[keep][first], hi[keep][first], p.score[keep][first])
+
+
+def _self_links(enc: Encoded, strictest: float, review_width: float, top_k: int, blocking: Blocking,
+                model: MatchModel | None) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Duplicates within one file, and how they were sought.
+
+    The file's records are scored against each other (only records that share a blocking key
+    when ``blocking`` blocks a file of this size and the file carries keys; otherwise every
+    pair) and the scores fitted as two files' are, without labels. A file whose scores show no
+    evidence of duplicates gets none (relatives in one file look alike: twins in a school file
+    are not one pupil); otherwise its one-to-one links at or above ``strictest`` (the strictest
+    threshold of its pairs of files) are duplicates. The file's own threshold is reported, not
+    used: it rests on few duplicates (a few percent of a file), and on a sample when blocked.
     """
-    lowest = max(threshold - review_width, 0.0)
-    if enc.has_block_keys and blocking.method in ("keys", "auto") and blocking.blocks(len(enc), len(enc)):
+    floor = min(FLOOR, strictest - review_width)
+    n = len(enc)
+    if enc.has_block_keys and blocking.method in ("keys", "auto") and blocking.blocks(n, n):
+        # The fit from a seeded sample scored against the whole file, as blocked linking does.
+        sample = np.sort(np.random.default_rng(blocking.seed).choice(n, blocking.sample_size(n, n), replace=False))
+        fit = _self_fit(sample, dice_pairs(enc.clks[sample], enc.clks, threshold=floor, top_k=top_k + 1), floor, model)
         ci, cj = key_candidates(enc.block_keys, enc.block_keys)
-        once = ci < cj  # each pair once, never a record with itself
-        scores = candidate_scores(enc.clks, enc.clks, ci[once], cj[once], threshold=lowest, top_k=top_k)
-        p, method, compared = scores.pairs, "keys", int(once.sum())
+        other = ci != cj  # never a record with itself
+        scores = candidate_scores(enc.clks, enc.clks, ci[other], cj[other], threshold=floor, top_k=top_k)
+        method, compared = "keys", int(other.sum()) // 2
     else:
-        scores = dice_pairs(enc.clks, enc.clks, threshold=lowest, top_k=top_k + 1)
-        p = scores.pairs.select(scores.pairs.i < scores.pairs.j)  # each pair once, never a record with itself
-        method, compared = "none", len(enc) * (len(enc) - 1) // 2
-    assigned = solve_one_to_one(p)
+        scores = dice_pairs(enc.clks, enc.clks, threshold=floor, top_k=top_k + 1)
+        fit = _self_fit(np.arange(n), scores, floor, model)
+        method, compared = "none", n * (n - 1) // 2
+    assigned = solve_one_to_one(_each_pair_once(scores.pairs, n))
+    threshold = strictest if fit.evidence and fit.threshold is not None else None
+    info = {"threshold": threshold, "evidence": threshold is not None, "own_threshold": fit.threshold,
+            "blocking": method, "comparisons": compared}
+    if threshold is None:
+        return pl.DataFrame(schema={"id_a": pl.Utf8, "id_b": pl.Utf8, "score": pl.Float64, "band": pl.Utf8}), info
     bands = band_labels(assigned.score, threshold=threshold, review_width=review_width)
     ids = enc.record_ids
     frame = pl.DataFrame({"id_a": ids.gather(assigned.i), "id_b": ids.gather(assigned.j), "score": assigned.score,
                           "band": pl.Series(bands.astype(str), dtype=pl.Utf8)}).filter(pl.col("band") != BELOW)
-    return frame, method, compared
+    return frame, info
 
 
 def link_many(
@@ -271,18 +316,19 @@ def link_many(
         for k, f in enumerate(files):
             if not thresholds[k]:
                 continue  # no pair of files showed what a match scores here: no duplicates are sought
-            t = max(thresholds[k])  # the strictest of the file's pairs: relatives in one file look alike
-            found, method, compared = _self_links(f, t, review_width, options.get("top_k") or TOP_K, blocking)
-            duplicates.append({"provider": providers[k], "threshold": t, "links": int((found["band"] == MATCH).sum()),
-                               "blocking": method, "comparisons": compared})
+            # At least the strictest of the file's pairs: relatives in one file look alike.
+            found, info = _self_links(f, max(thresholds[k]), review_width, options.get("top_k") or TOP_K, blocking,
+                                      options.get("match_model") or default_match_model(f.schema.fingerprint()))
+            duplicates.append({"provider": providers[k], **info, "links": int((found["band"] == MATCH).sum())})
             edges.append(_edges(found, rows[k], rows[k], providers[k], providers[k], same=True))
     pairs = pl.concat(edges, how="vertical") if edges else pl.DataFrame(
         schema={**dict.fromkeys(("provider_a", "id_a", "provider_b", "id_b", "band"), pl.Utf8), "score": pl.Float64,
                 "node_a": pl.Int64, "node_b": pl.Int64, "same": pl.Boolean})
     provider_of = np.repeat(np.arange(len(files)), np.diff(offsets))
     match = pairs.filter(pl.col("band") == MATCH)
-    # A pair of files whose own scores show no evidence of matches shares nobody: no cluster joins them.
-    apart = [(x, y) for (x, y), res in zip(pairs_of_files, results) if res.fit is not None and not res.fit.evidence]
+    # A pair of files whose own scores expect fewer than one match shares nobody (or a person or
+    # two): no cluster joins them, so a chain through a third file cannot.
+    apart = [(x, y) for (x, y), res in zip(pairs_of_files, results) if _shares_nobody(res)]
     root, used = greedy_clusters(match["node_a"].to_numpy(), match["node_b"].to_numpy(), match["score"].to_numpy(),
                                  provider_of, same=match["same"].to_numpy(), apart=apart)
     clusters = _cluster_table(files, providers, offsets, root, pairs)

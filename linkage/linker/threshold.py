@@ -164,9 +164,14 @@ class ThresholdFit:
     match_scores: np.ndarray | None = field(default=None, repr=False)  # fitted m, reusable as a MatchModel
 
     @property
-    def precision_uncertain(self) -> bool:
-        """Whether the precision interval is wider than the width that earns a warning."""
-        return self.precision_interval[1] - self.precision_interval[0] > _WIDE
+    def uncertain(self) -> bool:
+        """Whether the precision or the recall interval is wider than the width that earns a warning."""
+        return _wide(self.precision_interval) or _wide(self.recall_interval)
+
+
+def _wide(interval: tuple[float, float]) -> bool:
+    """An interval too wide to stand behind: it earns a warning, and a pair of files borrows a threshold."""
+    return interval[1] - interval[0] > _WIDE
 
 
 def _bins(v: np.ndarray) -> np.ndarray:
@@ -529,7 +534,7 @@ def estimate_threshold(
     if fit.kind == "flexible" and model is None and total < 0.3 * n:
         warnings.append("no reference match-score model for this schema: at low overlap the estimates may be "
                         "optimistic (relatives can pass for matches); calibrate one with `linkage calibrate`")
-    if p_int[1] - p_int[0] > _WIDE or r_int[1] - r_int[0] > _WIDE:
+    if _wide(p_int) or _wide(r_int):
         warnings.append(f"few matches to learn from (about {total:,.0f}): precision could be "
                         f"{p_int[0]:.2f}-{p_int[1]:.2f} and recall {r_int[0]:.2f}-{r_int[1]:.2f}; "
                         "check a clerical sample of the links")
