@@ -73,17 +73,24 @@ def cluster_frame(files, root: np.ndarray) -> pl.DataFrame:
     return pl.DataFrame({"linkage_id": root.astype(str), "provider": provider.astype(str), "record_id": ids})
 
 
+def with_nodes(files, pairs: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """Links between providers' records with each record's row among all files (``a``, ``b``), and
+    each row's provider index: what :func:`greedy_clusters` takes."""
+    offsets = np.concatenate([[0], np.cumsum([len(f) for f in files])])
+    node = pl.concat([pl.DataFrame({"provider": f.provider, "record_id": f.record_ids.cast(pl.Utf8),
+                                    "node": np.arange(offsets[k], offsets[k + 1])}) for k, f in enumerate(files)])
+    joined = pairs.join(node.rename({"provider": "provider_a", "record_id": "id_a", "node": "a"}),
+                        on=["provider_a", "id_a"], maintain_order="left").join(
+        node.rename({"provider": "provider_b", "record_id": "id_b", "node": "b"}), on=["provider_b", "id_b"],
+        maintain_order="left")
+    return joined, np.repeat(np.arange(len(files)), np.diff(offsets))
+
+
 def oracle_threshold(files, truth: pl.DataFrame, apart: list[list[str]]) -> dict:
     """Our pairwise links from the floor (one-to-one per pair of files), clustered at each grid threshold
     (keeping ``apart`` the pairs of files that our run without labels found to share nobody)."""
     res = link_many(files, threshold=CANDIDATE_FLOOR)
-    offsets = np.concatenate([[0], np.cumsum([len(f) for f in files])])
-    node = pl.concat([pl.DataFrame({"provider": f.provider, "record_id": f.record_ids.cast(pl.Utf8),
-                                    "node": np.arange(offsets[k], offsets[k + 1])}) for k, f in enumerate(files)])
-    pairs = res.pairs.join(node.rename({"provider": "provider_a", "record_id": "id_a", "node": "a"}),
-                           on=["provider_a", "id_a"]).join(
-        node.rename({"provider": "provider_b", "record_id": "id_b", "node": "b"}), on=["provider_b", "id_b"])
-    provider_of = np.repeat(np.arange(len(files)), [len(f) for f in files])
+    pairs, provider_of = with_nodes(files, res.pairs)
     index = {f.provider: k for k, f in enumerate(files)}
     best = None
     for t in GRID:
@@ -229,14 +236,7 @@ def ceiling(data, files, a: str = "council_1", b: str = "dwp") -> dict:
 
 def not_apart(files, res) -> pl.DataFrame:
     """The same run's match links clustered without keeping any pair of files apart."""
-    offsets = np.concatenate([[0], np.cumsum([len(f) for f in files])])
-    node = pl.concat([pl.DataFrame({"provider": f.provider, "record_id": f.record_ids.cast(pl.Utf8),
-                                    "node": np.arange(offsets[k], offsets[k + 1])}) for k, f in enumerate(files)])
-    match = res.pairs.filter(pl.col("band") == "match").join(
-        node.rename({"provider": "provider_a", "record_id": "id_a", "node": "a"}), on=["provider_a", "id_a"],
-        maintain_order="left").join(node.rename({"provider": "provider_b", "record_id": "id_b", "node": "b"}),
-                                    on=["provider_b", "id_b"], maintain_order="left")
-    provider_of = np.repeat(np.arange(len(files)), [len(f) for f in files])
+    match, provider_of = with_nodes(files, res.pairs.filter(pl.col("band") == "match"))
     root, _ = greedy_clusters(match["a"].to_numpy(), match["b"].to_numpy(), match["score"].to_numpy(), provider_of,
                               same=(match["provider_a"] == match["provider_b"]).to_numpy())
     return cluster_frame(files, root)

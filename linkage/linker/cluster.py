@@ -226,24 +226,26 @@ def _self_links(enc: Encoded, strictest: float, review_width: float, top_k: int,
     """
     floor = min(FLOOR, strictest - review_width)
     n = len(enc)
-    if enc.has_block_keys and blocking.method in ("keys", "auto") and blocking.blocks(n, n):
+    keyed = enc.has_block_keys and blocking.method in ("keys", "auto") and blocking.blocks(n, n)
+    if keyed:
         # The fit from a seeded sample scored against the whole file, as blocked linking does.
         sample = np.sort(np.random.default_rng(blocking.seed).choice(n, blocking.sample_size(n, n), replace=False))
         fit = _self_fit(sample, dice_pairs(enc.clks[sample], enc.clks, threshold=floor, top_k=top_k + 1), floor, model)
         ci, cj = key_candidates(enc.block_keys, enc.block_keys)
         other = ci != cj  # never a record with itself
-        scores = candidate_scores(enc.clks, enc.clks, ci[other], cj[other], threshold=floor, top_k=top_k)
         method, compared = "keys", int(other.sum()) // 2
     else:
         scores = dice_pairs(enc.clks, enc.clks, threshold=floor, top_k=top_k + 1)
         fit = _self_fit(np.arange(n), scores, floor, model)
         method, compared = "none", n * (n - 1) // 2
-    assigned = solve_one_to_one(_each_pair_once(scores.pairs, n))
     threshold = strictest if fit.evidence and fit.threshold is not None else None
     info = {"threshold": threshold, "evidence": threshold is not None, "own_threshold": fit.threshold,
             "blocking": method, "comparisons": compared}
     if threshold is None:
         return pl.DataFrame(schema={"id_a": pl.Utf8, "id_b": pl.Utf8, "score": pl.Float64, "band": pl.Utf8}), info
+    if keyed:  # the key-sharing pairs are scored only for a file with duplicates to find
+        scores = candidate_scores(enc.clks, enc.clks, ci[other], cj[other], threshold=floor, top_k=top_k)
+    assigned = solve_one_to_one(_each_pair_once(scores.pairs, n))
     bands = band_labels(assigned.score, threshold=threshold, review_width=review_width)
     ids = enc.record_ids
     frame = pl.DataFrame({"id_a": ids.gather(assigned.i), "id_b": ids.gather(assigned.j), "score": assigned.score,
